@@ -1,0 +1,148 @@
+"""One registry class for metrics and baselines: decorator registration, variants as data, entry points.
+
+An unknown name raises ``KeyError`` with close matches; unknown options are rejected rather than ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A registered name: the class (or a lazy ``"module:attr"`` target) and its preset options."""
+
+    name: str
+    target: type | str
+    preset: dict[str, Any] = field(default_factory=dict)
+
+    def resolve(self) -> type:
+        """The class behind this entry, importing it if the target is lazy."""
+        if isinstance(self.target, str):
+            module, _, attr = self.target.partition(":")
+            return getattr(importlib.import_module(module), attr)
+        return self.target
+
+
+class Registry(Generic[T]):
+    """Names to classes with preset options.
+
+    Args:
+        kind: what is registered, for messages ("metric", "baseline").
+        group: the entry-point group through which other packages add entries.
+        package: the package whose public submodules register the built-in entries on first use.
+    """
+
+    def __init__(self, kind: str, group: str, package: str) -> None:
+        self.kind = kind
+        self.group = group
+        self.package = package
+        self._entries: dict[str, Entry] = {}
+        self._loaded = False
+
+    def register(self, name: str, **preset: Any) -> Callable[[type], type]:
+        """Class decorator registering ``name`` with preset options; stack it to declare variants."""
+        self._check_name(name)
+
+        def decorate(cls: type) -> type:
+            self.add(name, cls, **preset)
+            return cls
+
+        return decorate
+
+    def add(self, name: str, target: type | str, **preset: Any) -> None:
+        """Register ``name`` for a class or a lazy ``"module:attr"`` target."""
+        self._check_name(name)
+        existing = self._entries.get(name)
+        if existing is not None and existing.target is not target and existing.target != target:
+            raise ValueError(f"{self.kind} {name!r} is registered twice ({existing.target} and {target})")
+        self._entries[name] = Entry(name, target, dict(preset))
+
+    def variants(self, table: dict[str, dict[str, Any]]) -> Callable[[type], type]:
+        """Class decorator registering every ``name: preset`` row of a ``VARIANTS`` table."""
+
+        def decorate(cls: type) -> type:
+            for name, preset in table.items():
+                self.add(name, cls, **preset)
+            return cls
+
+        return decorate
+
+    def entry(self, name: str) -> Entry:
+        """The entry for ``name``; ``KeyError`` with close matches when there is none."""
+        self._load()
+        try:
+            return self._entries[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, self._entries, n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise KeyError(f"unknown {self.kind} {name!r}{hint} (available: {', '.join(self.available())})") from None
+
+    def create(self, name: str, **overrides: Any) -> T:
+        """Instantiate ``name`` with its preset merged with ``overrides``; unknown option keys are rejected."""
+        entry = self.entry(name)
+        cls = entry.resolve()
+        options = {**entry.preset, **overrides}
+        accepted = _accepted_keywords(cls)
+        if accepted is not None:
+            unknown = sorted(set(options) - accepted)
+            if unknown:
+                raise TypeError(
+                    f"{self.kind} {name!r} has no option(s) {', '.join(unknown)}; options: {', '.join(sorted(accepted))}"
+                )
+        instance = cls(**options)
+        if getattr(instance, "name", None) != name:
+            try:
+                instance.name = name  # the variant name, so results and tables use it
+            except AttributeError:
+                pass
+        return instance
+
+    def available(self) -> list[str]:
+        """All registered names, sorted."""
+        self._load()
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return name in self._entries
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        package = importlib.import_module(self.package)
+        for info in pkgutil.iter_modules(package.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{self.package}.{info.name}")
+        for ep in _entry_points(self.group):
+            value = ep.value
+            if ":" in value:
+                self.add(ep.name, value)
+            else:  # a module that registers its entries when imported
+                importlib.import_module(value)
+
+    def _check_name(self, name: str) -> None:
+        if not name or name != name.lower() or "_" in name and "-" in name or " " in name:
+            raise ValueError(f"bad {self.kind} name {name!r}: lower case, variants separated by '-'")
+
+
+def _entry_points(group: str) -> Iterable[Any]:
+    return entry_points(group=group)
+
+
+def _accepted_keywords(cls: type) -> set[str] | None:
+    """Keyword options ``cls`` accepts, or None when it takes ``**kwargs``."""
+    params = inspect.signature(cls).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}

@@ -1,0 +1,70 @@
+"""Metric plugins and their registry.
+
+Use ``metrics.create("ssim")``, ``metrics.available()``, or the one-clip convenience :func:`score`. Third-party
+metrics join through the entry-point group ``talkbench.metrics`` (``name = "package.module:Class"``, or a module
+that registers its variants when imported).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bench.media import Clip
+from bench.registry import Registry
+from metrics.base import Item, Kind, Metric, MetricError, Need, Score, SetMetric
+
+REGISTRY: Registry[Metric] = Registry("metric", "talkbench.metrics", "metrics")
+register = REGISTRY.register
+variants = REGISTRY.variants
+
+
+def create(name: str, **options: Any) -> Metric:
+    """A metric by registry name, with its variant's preset options merged with ``options``."""
+    return REGISTRY.create(name, **options)
+
+
+def available() -> list[str]:
+    """Names of all registered metrics and variants."""
+    return REGISTRY.available()
+
+
+def score(
+    name: str,
+    generated: Clip,
+    reference: Clip | None = None,
+    *,
+    audio: np.ndarray | None = None,
+    identity: np.ndarray | None = None,
+    transcript: str | None = None,
+    **options: Any,
+) -> dict[str, float]:
+    """Score one clip with one metric; returns ``{name: value, **extras}``.
+
+    Raises:
+        MetricError: the clip could not be scored (the message gives the reason).
+    """
+    metric = create(name, **options)
+    item = Item(generated, reference, identity=identity, audio=audio, transcript=transcript)
+    result = metric(item)
+    if not result.ok:
+        raise MetricError(f"{item.video_id}: {name}: {result.reason}")
+    return {metric.name: result.value, **result.extras}
+
+
+__all__ = [
+    "REGISTRY",
+    "Item",
+    "Kind",
+    "Metric",
+    "MetricError",
+    "Need",
+    "Score",
+    "SetMetric",
+    "available",
+    "create",
+    "register",
+    "score",
+    "variants",
+]

@@ -112,8 +112,19 @@ class Baseline(ABC):
         raise ValueError(f"{self.name} does not adapt to new subjects (few_shot = False)")
 
     @abstractmethod
-    def generate(self, identity: np.ndarray, audio: np.ndarray, sample_rate: int, fps: float = 25.0) -> Clip:
-        """A talking-face clip of the audio's length at ``fps`` for the identity image (uint8 ``[H, W, 3]``)."""
+    def generate(
+        self,
+        identity: np.ndarray,
+        audio: np.ndarray,
+        sample_rate: int,
+        fps: float = 25.0,
+        reference: Clip | None = None,
+    ) -> Clip:
+        """A talking-face clip of the audio's length at ``fps`` for the identity image (uint8 ``[H, W, 3]``).
+
+        ``reference`` (the real video of the test item) is given only to anchor rows such as ``ground_truth``;
+        methods must not look at it.
+        """
 
     def save(self, directory: str | Path) -> Path:
         """Write ``model.safetensors`` and ``config.json`` atomically into ``directory``."""

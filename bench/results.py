@@ -1,0 +1,159 @@
+"""The result schema and the run directory store.
+
+A run directory holds:
+
+- ``config.json``: what was asked (protocol id and version, metrics and their options, inputs, seed).
+- ``environment.json``: package versions, git commit, weight sha256s, device, date.
+- ``rows.jsonl``: the journal, one JSON line per finished video, appended and fsync'ed; a killed run resumes
+  from it without recomputing or losing a finished video (a torn last line is ignored and its video redone).
+- ``set_state.safetensors`` + ``set_state.json``: accumulated state of set-level metrics (FID, KID) and the videos
+  it includes, checkpointed atomically.
+- ``per_video.csv`` (columns ``video``, ``status``, ``reason``, ``speaker``, then one column per metric) and
+  ``summary.json``: rewritten atomically from the journal.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from bench.io import atomic_path, write_json_atomic
+
+SCHEMA_VERSION = 1
+Status = Literal["ok", "partial", "failed"]
+
+
+@dataclass
+class VideoRow:
+    """The outcome of one input video.
+
+    Attributes:
+        video: utterance id (the pairing key).
+        status: ``ok`` (every metric scored), ``partial`` (some metrics failed) or ``failed`` (none scored).
+        reason: why metrics failed, ``metric: reason`` joined by ``; `` (empty when ok).
+        speaker: speaker id, for per-speaker breakdowns.
+        values: per-item metric values (NaN where a metric failed).
+        frames: frames each metric used.
+        extras: secondary values reported with a metric (e.g. ``av-offset``), never ranked.
+    """
+
+    video: str
+    status: Status
+    reason: str = ""
+    speaker: str = ""
+    values: dict[str, float] = field(default_factory=dict)
+    frames: dict[str, int] = field(default_factory=dict)
+    extras: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """One journal line."""
+        data = asdict(self)
+        data["values"] = {k: (None if math.isnan(v) else v) for k, v in self.values.items()}
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, line: str) -> VideoRow:
+        """Parse a journal line."""
+        data = json.loads(line)
+        data["values"] = {k: (math.nan if v is None else float(v)) for k, v in data["values"].items()}
+        return cls(**data)
+
+
+class RunStore:
+    """A run directory: journal of finished videos, configuration, environment and outputs."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self.journal = self.directory / "rows.jsonl"
+
+    def start(self, config: Mapping[str, Any], environment: Mapping[str, Any], resume: bool) -> dict[str, VideoRow]:
+        """Open the run; returns the rows already finished (empty unless resuming).
+
+        Raises:
+            ValueError: the directory holds a run and ``resume`` is False, or it holds a run of another config.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True)
+        config_path = self.directory / "config.json"
+        if config_path.exists():
+            if not resume:
+                raise ValueError(f"{self.directory}: already holds a run; pass --resume to continue it or use a new --out")
+            previous = json.loads(config_path.read_text())
+            if _comparable(previous) != _comparable(config):
+                raise ValueError(f"{config_path}: the run there used another configuration; cannot resume it")
+        else:
+            write_json_atomic(config_path, {"schema_version": SCHEMA_VERSION, **config})
+        write_json_atomic(self.directory / "environment.json", environment)
+        return self.finished() if resume else {}
+
+    def finished(self) -> dict[str, VideoRow]:
+        """Rows in the journal, by video; a torn final line (a killed write) is dropped."""
+        rows: dict[str, VideoRow] = {}
+        if not self.journal.exists():
+            return rows
+        lines = self.journal.read_text().splitlines()
+        for number, line in enumerate(lines):
+            try:
+                row = VideoRow.from_json(line)
+            except (json.JSONDecodeError, TypeError, KeyError):
+                if number == len(lines) - 1:
+                    break
+                raise ValueError(f"{self.journal}:{number + 1}: corrupt journal line") from None
+            rows[row.video] = row
+        if lines and len(rows) < len(lines):
+            self._rewrite_journal(rows.values())
+        return rows
+
+    def append(self, row: VideoRow) -> None:
+        """Append one finished video to the journal durably."""
+        with open(self.journal, "a") as f:
+            f.write(row.to_json() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def write_outputs(self, rows: Iterable[VideoRow], metric_names: list[str], summary: Mapping[str, Any]) -> None:
+        """Write ``per_video.csv`` and ``summary.json`` atomically."""
+        frame = rows_to_frame(rows, metric_names)
+        with atomic_path(self.directory / "per_video.csv") as tmp:
+            frame.to_csv(tmp, index=False)
+        write_json_atomic(self.directory / "summary.json", summary)
+
+    def _rewrite_journal(self, rows: Iterable[VideoRow]) -> None:
+        with atomic_path(self.journal) as tmp:
+            tmp.write_text("".join(row.to_json() + "\n" for row in rows))
+
+
+def rows_to_frame(rows: Iterable[VideoRow], metric_names: list[str]) -> pd.DataFrame:
+    """The per-video table: ``video``, ``status``, ``reason``, ``speaker``, one column per metric, then extras."""
+    rows = list(rows)
+    extras = sorted({k for row in rows for k in row.extras})
+    records = []
+    for row in rows:
+        record: dict[str, Any] = {"video": row.video, "status": row.status, "reason": row.reason, "speaker": row.speaker}
+        record.update({name: row.values.get(name, math.nan) for name in metric_names})
+        record.update({name: row.extras.get(name, math.nan) for name in extras})
+        records.append(record)
+    columns = ["video", "status", "reason", "speaker", *metric_names, *extras]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def load_run(directory: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The summary and per-video table of a finished run."""
+    directory = Path(directory)
+    summary_path, table_path = directory / "summary.json", directory / "per_video.csv"
+    for path in (summary_path, table_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: missing; is {directory} a finished talkbench run?")
+    summary = json.loads(summary_path.read_text())
+    table = pd.read_csv(table_path, keep_default_na=False, na_values=["", "nan", "NaN"], dtype={"video": str, "speaker": str})
+    return summary, table
+
+
+def _comparable(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in {"schema_version", "resume", "progress"}}

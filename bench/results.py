@@ -69,9 +69,9 @@ class VideoRow:
 class RunStore:
     """A run directory: journal of finished videos, configuration, environment and outputs."""
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], journal_name: str = "rows.jsonl") -> None:
         self.directory = Path(directory)
-        self.journal = self.directory / "rows.jsonl"
+        self.journal = self.directory / journal_name
 
     def start(self, config: Mapping[str, Any], environment: Mapping[str, Any], resume: bool) -> dict[str, VideoRow]:
         """Open the run; returns the rows already finished (empty unless resuming).
@@ -91,6 +91,7 @@ class RunStore:
             write_json_atomic(config_path, {"schema_version": SCHEMA_VERSION, **config})
         write_json_atomic(self.directory / "environment.json", environment)
         return self.finished() if resume else {}
+
 
     def finished(self) -> dict[str, VideoRow]:
         """Rows in the journal, by video; a torn final line (a killed write) is dropped."""

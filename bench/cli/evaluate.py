@@ -1,0 +1,86 @@
+"""``talkbench evaluate``: score a folder of generated videos against references under a protocol."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from bench.evaluate import EvalConfig, evaluate, pair_directories
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` command."""
+    p = sub.add_parser("evaluate", help="score generated videos (and references) with metrics; writes a run directory")
+    p.add_argument("--generated", required=True, type=Path, help="folder of generated videos, named <utterance id>.*")
+    p.add_argument("--reference", type=Path, help="folder of ground-truth videos with the same names")
+    p.add_argument("--protocol", help="protocol id (e.g. grid-speaker-independent-v1): fps, rates, crops, metric list")
+    p.add_argument("--metrics", help="comma-separated metric names (default: the protocol's list)")
+    p.add_argument("--transcripts", type=Path, help="TSV or CSV of utterance_id and transcript, for lip-reading metrics")
+    p.add_argument("--metric-options", help='JSON of per-metric options, e.g. {"ssim": {"region": "face"}}')
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--seed", type=int, default=0, help="seed of bootstraps and sampled statistics")
+    p.add_argument("--out", required=True, type=Path, help="run directory to write")
+    p.add_argument("--resume", action="store_true", help="continue a killed run in --out without recomputing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Handler of ``talkbench evaluate``."""
+    config = EvalConfig(metrics=[], device=args.device, seed=args.seed)
+    if args.protocol:
+        from bench.protocols import load_protocol
+
+        protocol = load_protocol(args.protocol)
+        config.protocol, config.protocol_version = protocol.id, protocol.version
+        config.fps, config.sample_rate = protocol.fps, protocol.sample_rate
+        config.metrics = list(protocol.metrics)
+        config.metric_options = {k: dict(v) for k, v in protocol.metric_options.items()}
+    if args.metrics:
+        config.metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    if not config.metrics:
+        raise ValueError("no metrics: pass --metrics a,b or a --protocol that lists them")
+    if args.metric_options:
+        for name, options in json.loads(args.metric_options).items():
+            config.metric_options.setdefault(name, {}).update(options)
+    _check_available(config.metrics)
+    transcripts = read_transcripts(args.transcripts) if args.transcripts else None
+    specs = pair_directories(args.generated, args.reference, transcripts)
+    config.inputs = {"generated": str(args.generated), "reference": str(args.reference or "")}
+    summary = evaluate(specs, config, args.out, resume=args.resume, progress=not args.no_progress)
+    counts = summary["counts"]
+    print(f"{counts['videos']} videos: {counts['ok']} ok, {counts['partial']} partial, {counts['failed']} failed")
+    for name, agg in summary["metrics"].items():
+        print(f"  {name}: {_fmt(agg['mean'])} [{_fmt(agg['ci_low'])}, {_fmt(agg['ci_high'])}] (n={agg['n']})")
+    for name, res in summary["set_metrics"].items():
+        print(f"  {name}: {_fmt(res['value'])} ({res['status']}{': ' + res['reason'] if res['reason'] else ''})")
+    print(f"wrote {args.out}/per_video.csv and summary.json")
+    return 0
+
+
+def _check_available(names: list[str]) -> None:
+    from bench.availability import unavailable_metrics
+
+    missing = unavailable_metrics(names)
+    if missing:
+        lines = "\n".join(f"  {name}: {reason}" for name, reason in missing.items())
+        raise ValueError(f"metrics cannot run here:\n{lines}")
+
+
+def read_transcripts(path: Path) -> dict[str, str]:
+    """Utterance id -> transcript from a TSV/CSV with columns ``utterance_id`` and ``transcript``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such transcripts file")
+    with open(path, newline="") as f:
+        dialect = csv.Sniffer().sniff(f.read(4096), delimiters="\t,")
+        f.seek(0)
+        rows = list(csv.DictReader(f, dialect=dialect))
+    if not rows or not {"utterance_id", "transcript"} <= set(rows[0]):
+        raise ValueError(f"{path}: needs columns utterance_id and transcript")
+    return {row["utterance_id"]: row["transcript"] for row in rows}
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

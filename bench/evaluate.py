@@ -1,0 +1,302 @@
+"""Evaluate any method's videos: pair them with references, run the metrics once per clip, store every video.
+
+``evaluate`` is the engine behind ``talkbench evaluate`` and ``talkbench run``; :class:`Evaluator` is the same
+without a run directory, for use inside training loops.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import metrics as metric_registry
+from bench.distributed import World, barrier, gather_objects, reduce_set_metrics
+from bench.media import Clip, MediaError, read_clip
+from bench.results import RunStore, VideoRow
+from bench.stats import aggregate
+from metrics import Item, Kind, Metric, SetMetric
+
+VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mkv", ".mov", ".webm")
+
+
+@dataclass
+class ItemSpec:
+    """Where one evaluation item comes from; loaded lazily so that memory stays flat over many videos.
+
+    Attributes:
+        video: utterance id: the pairing key and the row name.
+        generated: the generated video (None records the video as missing).
+        reference: the ground-truth video.
+        identity: an identity image file, or None to use the reference's first frame.
+        transcript, speaker, dataset: carried into the item.
+    """
+
+    video: str
+    generated: Path | None
+    reference: Path | None = None
+    identity: Path | None = None
+    transcript: str | None = None
+    speaker: str = ""
+    dataset: str = ""
+
+    def load(self, fps: float, sample_rate: int) -> Item:
+        """Read the clips; the driving audio is the reference's when there is one, else the generated clip's."""
+        if self.generated is None:
+            raise MediaError(f"{self.video}: no generated video for this utterance")
+        generated = read_clip(self.generated, fps=fps, sample_rate=sample_rate)
+        reference = read_clip(self.reference, fps=fps, sample_rate=sample_rate) if self.reference else None
+        identity = _read_identity(self.identity) if self.identity else None
+        if identity is None and reference is not None:
+            identity = reference.frames[0]
+        audio_source = reference if reference is not None and reference.audio is not None else generated
+        return Item(
+            generated, reference, identity=identity, audio=audio_source.audio, sample_rate=audio_source.sample_rate,
+            transcript=self.transcript, video_id=self.video, speaker=self.speaker, dataset=self.dataset,
+        )  # fmt: skip
+
+
+def pair_directories(
+    generated: str | Path, reference: str | Path | None = None, transcripts: Mapping[str, str] | None = None
+) -> list[ItemSpec]:
+    """Pair generated and reference videos by file stem (utterance id); every file of either side gets a spec.
+
+    Raises:
+        FileNotFoundError: a directory is missing.
+        ValueError: a directory holds no video, or two files share an utterance id.
+    """
+    gen = _videos_by_id(Path(generated))
+    ref = _videos_by_id(Path(reference)) if reference is not None else {}
+    transcripts = transcripts or {}
+    ids = sorted(set(gen) | set(ref))
+    return [ItemSpec(i, gen.get(i), ref.get(i), transcript=transcripts.get(i)) for i in ids]
+
+
+def _videos_by_id(directory: Path) -> dict[str, Path]:
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no such directory")
+    found: dict[str, Path] = {}
+    for path in sorted(directory.rglob("*")):
+        if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():
+            key = path.relative_to(directory).with_suffix("").as_posix()
+            if key in found:
+                raise ValueError(f"{directory}: two videos for utterance {key!r}: {found[key].name} and {path.name}")
+            found[key] = path
+    if not found:
+        raise ValueError(f"{directory}: holds no video ({', '.join(VIDEO_SUFFIXES)})")
+    return found
+
+
+def _read_identity(path: Path) -> np.ndarray:
+    from skimage import io as skio
+
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return read_clip(path).frames[0]
+    image = skio.imread(path)
+    if image.ndim == 2:
+        image = np.stack([image] * 3, axis=-1)
+    return np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+
+
+class Evaluator:
+    """Scores items with a fixed set of metrics; per-item rows now, set-level values at the end.
+
+    Example:
+        >>> import numpy as np
+        >>> from bench.media import Clip
+        >>> ev = Evaluator(["psnr"])
+        >>> clip = Clip(np.full((4, 32, 32, 3), 100, np.uint8))
+        >>> row = ev.add(Item(clip, clip.with_frames(clip.frames + 1), video_id="u1"))
+        >>> round(row.values["psnr"], 2)
+        48.13
+    """
+
+    def __init__(self, metric_names: Sequence[str], device: str = "cpu", options: Mapping[str, dict] | None = None) -> None:
+        options = options or {}
+        self.metrics: dict[str, Metric] = {
+            name: metric_registry.create(name, device=device, **options.get(name, {})) for name in metric_names
+        }
+        self.item_metrics = {n: m for n, m in self.metrics.items() if m.kind is Kind.ITEM}
+        self.set_metrics: dict[str, SetMetric] = {
+            n: m for n, m in self.metrics.items() if isinstance(m, SetMetric)
+        }
+        self.set_frames: dict[str, int] = {name: 0 for name in self.set_metrics}
+
+    def add(self, item: Item) -> VideoRow:
+        """Score one item with every per-item metric and feed it to the set-level ones."""
+        values: dict[str, float] = {}
+        frames: dict[str, int] = {}
+        extras: dict[str, float] = {}
+        reasons: list[str] = []
+        for name, metric in self.item_metrics.items():
+            score = metric(item)
+            values[name], frames[name] = score.value, score.frames
+            extras.update(score.extras)
+            if not score.ok:
+                reasons.append(f"{name}: {score.reason}")
+        self.update_sets(item)
+        return make_row(item.video_id, item.speaker, values, frames, extras, reasons)
+
+    def update_sets(self, item: Item) -> None:
+        """Feed one item to the set-level metrics."""
+        for name, metric in self.set_metrics.items():
+            self.set_frames[name] += metric.update(item)
+
+    def set_results(self) -> dict[str, dict[str, Any]]:
+        """The set-level metrics' values."""
+        results = {}
+        for name, metric in self.set_metrics.items():
+            score = metric.compute()
+            results[name] = {
+                "value": None if math.isnan(score.value) else score.value, "frames": score.frames,
+                "status": score.status, "reason": score.reason, "higher_is_better": metric.higher_is_better,
+            }  # fmt: skip
+        return results
+
+
+def make_row(
+    video: str, speaker: str, values: dict[str, float], frames: dict[str, int], extras: dict[str, float], reasons: list[str]
+) -> VideoRow:
+    """A row whose status follows from how many metrics scored."""
+    scored = sum(1 for v in values.values() if not math.isnan(v))
+    status = "ok" if scored == len(values) else ("failed" if scored == 0 else "partial")
+    return VideoRow(video, status, "; ".join(reasons), speaker, values, frames, extras)
+
+
+def failed_row(spec: ItemSpec, metric_names: Iterable[str], reason: str) -> VideoRow:
+    """The row of a video that could not even be loaded: every metric NaN, one reason."""
+    names = list(metric_names)
+    return VideoRow(spec.video, "failed", reason, spec.speaker, {n: math.nan for n in names}, {n: 0 for n in names})
+
+
+@dataclass
+class EvalConfig:
+    """Options of one evaluation run (recorded in ``config.json``)."""
+
+    metrics: list[str]
+    protocol: str | None = None
+    protocol_version: int | None = None
+    fps: float = 25.0
+    sample_rate: int = 16000
+    device: str = "cpu"
+    seed: int = 0
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+
+
+def iter_rows(
+    specs: Sequence[ItemSpec], evaluator: Evaluator, config: EvalConfig, done: Mapping[str, VideoRow]
+) -> Iterator[tuple[ItemSpec, VideoRow, bool]]:
+    """Yield ``(spec, row, new)`` for every spec; finished videos are not recomputed."""
+    item_names = list(evaluator.item_metrics)
+    for spec in specs:
+        if spec.video in done:
+            yield spec, done[spec.video], False
+            continue
+        try:
+            item = spec.load(config.fps, config.sample_rate)
+        except (MediaError, FileNotFoundError) as exc:
+            yield spec, failed_row(spec, item_names, str(exc)), True
+            continue
+        yield spec, evaluator.add(item), True
+
+
+def summarize(rows: Sequence[VideoRow], evaluator: Evaluator, config: EvalConfig) -> dict[str, Any]:
+    """The ``summary.json`` block: counts, per-metric aggregates, per-speaker means, set-level values."""
+    counts = {"videos": len(rows), **{s: sum(r.status == s for r in rows) for s in ("ok", "partial", "failed")}}
+    per_metric, per_speaker = {}, {}
+    for name, metric in evaluator.item_metrics.items():
+        agg = aggregate([r.values.get(name, math.nan) for r in rows], seed=config.seed)
+        per_metric[name] = {**_nan_to_none(agg.as_dict()), "higher_is_better": metric.higher_is_better}
+    for speaker in sorted({r.speaker for r in rows if r.speaker}):
+        mine = [r for r in rows if r.speaker == speaker]
+        per_speaker[speaker] = {
+            name: _nan_to_none(aggregate([r.values.get(name, math.nan) for r in mine], seed=config.seed).as_dict())
+            for name in evaluator.item_metrics
+        }
+    return {
+        "protocol": {"id": config.protocol, "version": config.protocol_version},
+        "counts": counts,
+        "metrics": per_metric,
+        "set_metrics": evaluator.set_results(),
+        "per_speaker": per_speaker,
+    }
+
+
+def _nan_to_none(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in data.items()}
+
+
+def evaluate(
+    specs: Sequence[ItemSpec],
+    config: EvalConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    world: World | None = None,
+) -> dict[str, Any]:
+    """Score every spec with ``config.metrics`` and store the run in ``out``; returns the summary.
+
+    Every spec appears in ``per_video.csv``: scored, or failed with its reason. With ``resume`` a killed run continues
+    from its journal; set-level metrics are re-fed only the finished videos that their checkpoint lacks. Under
+    ``torchrun`` (``world`` from :func:`bench.distributed.init_from_env`) each rank scores its shard and rank 0 writes.
+    """
+    from tqdm import tqdm
+
+    from bench.environment import environment
+    from bench.run_state import SetCheckpoint
+
+    world = world or World()
+    suffix = f".rank{world.rank}" if world.size > 1 else ""
+    store = RunStore(out, journal_name=f"rows{suffix}.jsonl")
+    evaluator = Evaluator(config.metrics, config.device, config.metric_options)
+    if world.is_main:
+        store.start(_config_dict(config), environment(config.device, seed=config.seed), resume)
+    barrier(world)
+    done = store.finished() if resume else {}
+    checkpoint = SetCheckpoint(Path(out), evaluator.set_metrics, suffix=suffix)
+    included = checkpoint.restore() if resume else set()
+    mine = world.shard(specs)
+    rows: list[VideoRow] = []
+    bar = tqdm(total=len(mine), desc="evaluate", unit="video", disable=not progress or not world.is_main)
+    for spec, row, new in iter_rows(mine, evaluator, config, done):
+        if not new and evaluator.set_metrics and spec.video not in included and row.status != "failed":
+            evaluator.update_sets(spec.load(config.fps, config.sample_rate))
+        if new:
+            store.append(row)
+        rows.append(row)
+        checkpoint.maybe_save({r.video for r in rows})
+        bar.update()
+    bar.close()
+    checkpoint.save({r.video for r in rows})
+    order = {spec.video: i for i, spec in enumerate(specs)}
+    all_rows = sorted((r for part in gather_objects(world, rows) for r in part), key=lambda r: order[r.video])
+    reduce_set_metrics(world, evaluator.set_metrics)
+    summary = summarize(all_rows, evaluator, config)
+    if world.is_main:
+        store.write_outputs(all_rows, list(evaluator.item_metrics), summary)
+    barrier(world)
+    return summary
+
+
+def _config_dict(config: EvalConfig) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(config)
+
+
+def evaluate_clips(
+    items: Iterable[Item], metric_names: Sequence[str], device: str = "cpu"
+) -> tuple[list[VideoRow], dict[str, Any]]:
+    """In-memory evaluation for training loops: rows and a summary, nothing written."""
+    evaluator = Evaluator(metric_names, device)
+    rows = [evaluator.add(item) for item in items]
+    return rows, summarize(rows, evaluator, EvalConfig(list(metric_names), device=device))
+
+
+__all__ = ["Clip", "EvalConfig", "Evaluator", "ItemSpec", "evaluate", "evaluate_clips", "pair_directories"]

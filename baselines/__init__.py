@@ -6,9 +6,10 @@ entry-point group ``talkbench.baselines``. Each method lives in its own sub-pack
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from baselines.base import Baseline, Budget, FitReport
+from baselines.base import Baseline, Budget, FitReport, frame_count
 from bench.registry import Registry
 
 REGISTRY: Registry[Baseline] = Registry("baseline", "talkbench.baselines", "baselines")
@@ -20,9 +21,9 @@ def create(name: str, preset: str = "tiny", **options: Any) -> Baseline:
     return REGISTRY.create(name, preset=preset, **options)
 
 
-def load(name: str, directory: str, device: str = "cpu") -> Baseline:
+def load(name: str, directory: str | Path, device: str = "cpu") -> Baseline:
     """A saved baseline from ``directory``."""
-    return REGISTRY.entry(name).resolve().load(directory, device=device)
+    return REGISTRY.entry(name).resolve().load(directory, device=device, name=name)
 
 
 def available() -> list[str]:
@@ -30,4 +31,4 @@ def available() -> list[str]:
     return REGISTRY.available()
 
 
-__all__ = ["REGISTRY", "Baseline", "Budget", "FitReport", "available", "create", "load", "register"]
+__all__ = ["REGISTRY", "Baseline", "Budget", "FitReport", "available", "frame_count", "create", "load", "register"]

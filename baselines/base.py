@@ -3,6 +3,9 @@
 A baseline stands on the ground floor only (media, audio, faces). It trains on :class:`~bench.media.Clip` objects
 with audio (face-centred, at the size its config names), generates a :class:`~bench.media.Clip` from an identity
 image and driving audio, and saves itself as ``model.safetensors`` plus ``config.json``.
+
+Length rule shared by every baseline: a generated clip has ``frame_count(len(audio), sample_rate, fps)`` frames,
+the audio's duration times ``fps`` rounded to the nearest integer (halves round up), and carries the driving audio.
 """
 
 from __future__ import annotations
@@ -35,6 +38,20 @@ class Budget:
     def __post_init__(self) -> None:
         if self.steps is None and self.seconds is None:
             raise ValueError("a budget needs steps or seconds")
+        if self.steps is not None and (isinstance(self.steps, bool) or int(self.steps) != self.steps or self.steps < 0):
+            raise ValueError(f"budget steps must be a non-negative integer, got {self.steps!r}")
+        if self.seconds is not None and not (np.isfinite(self.seconds) and self.seconds >= 0):
+            raise ValueError(f"budget seconds must be a non-negative number, got {self.seconds!r}")
+
+    def share(self, fraction: float) -> Budget:
+        """The part of this budget given to one stage of a multi-stage fit (steps rounded, at least 1 if any)."""
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"a budget share must be in [0, 1], got {fraction}")
+        steps = None if self.steps is None else round(self.steps * fraction)
+        if steps == 0 and fraction > 0 and self.steps:
+            steps = 1
+        seconds = None if self.seconds is None else self.seconds * fraction
+        return Budget(steps, seconds)
 
 
 class BudgetClock:
@@ -54,7 +71,12 @@ class BudgetClock:
         """Whether the budget is used up."""
         if self.budget.steps is not None and self.steps >= self.budget.steps:
             return True
-        return self.budget.seconds is not None and time.monotonic() - self.start >= self.budget.seconds
+        return self.budget.seconds is not None and self.elapsed >= self.budget.seconds
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the clock started."""
+        return time.monotonic() - self.start
 
 
 @dataclass
@@ -65,6 +87,18 @@ class FitReport:
     seconds: float
     losses: dict[str, list[float]] = field(default_factory=dict)
 
+    def log(self, **values: float) -> None:
+        """Append one value to each named loss history."""
+        for key, value in values.items():
+            self.losses.setdefault(key, []).append(float(value))
+
+    def merge(self, other: FitReport, prefix: str = "") -> None:
+        """Add another stage's steps, time and histories (keys prefixed) to this report."""
+        self.steps += other.steps
+        self.seconds += other.seconds
+        for key, values in other.losses.items():
+            self.losses.setdefault(prefix + key, []).extend(values)
+
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a torch generator for this baseline's own sampling."""
@@ -74,12 +108,50 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def frame_count(num_samples: int, sample_rate: int, fps: float) -> int:
+    """Frames of a clip covering ``num_samples`` of audio at ``fps``: ``round(duration * fps)``, halves up.
+
+    Example:
+        >>> frame_count(48000, 16000, 25.0), frame_count(16020, 16000, 25.0), frame_count(16320, 16000, 25.0)
+        (75, 25, 26)
+    """
+    if sample_rate <= 0 or not np.isfinite(fps) or fps <= 0:
+        raise ValueError(f"sample_rate and fps must be positive, got {sample_rate} and {fps}")
+    return int(np.floor(num_samples * float(fps) / sample_rate + 0.5))
+
+
+def check_identity(identity: np.ndarray, who: str) -> np.ndarray:
+    """Validate an identity image: uint8 ``[H, W, 3]`` RGB (ValueError naming the baseline otherwise)."""
+    image = np.asarray(identity)
+    if image.dtype != np.uint8:
+        raise ValueError(f"{who}: the identity image must be uint8 RGB [H, W, 3], got dtype {image.dtype}")
+    if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
+        raise ValueError(f"{who}: the identity image must have shape [H, W, 3], got {image.shape}")
+    return image
+
+
+def check_driving_audio(audio: np.ndarray, sample_rate: int, fps: float, who: str) -> tuple[np.ndarray, int]:
+    """Validate driving audio (mono float, finite) and return it as float32 with its frame count at ``fps``."""
+    samples = np.asarray(audio)
+    if samples.ndim != 1 or not np.issubdtype(samples.dtype, np.floating):
+        raise ValueError(f"{who}: driving audio must be mono float samples [N], got {samples.dtype} {samples.shape}")
+    if isinstance(sample_rate, bool) or int(sample_rate) != sample_rate or sample_rate <= 0:
+        raise ValueError(f"{who}: sample_rate must be a positive integer, got {sample_rate!r}")
+    if not np.all(np.isfinite(samples)):
+        raise ValueError(f"{who}: driving audio contains NaN or inf")
+    frames = frame_count(samples.size, int(sample_rate), fps)
+    if frames < 1:
+        raise ValueError(f"{who}: driving audio of {samples.size} samples is shorter than one frame at {fps} fps")
+    return samples.astype(np.float32, copy=False), frames
+
+
 class Baseline(ABC):
     """Base class of the reference methods and the anchor rows.
 
     Subclasses define ``Config`` (a dataclass) and ``PRESETS`` (``{"paper": {...}, "tiny": {...}}`` of overrides),
     build their networks in ``__init__`` and keep them in ``self.modules`` (name -> ``nn.Module``) so that save and
-    load are shared.
+    load are shared. Training state that is not a tensor (a loss weight switched on during training, say) goes in
+    :meth:`state` / :meth:`load_state` and is saved in ``config.json``.
     """
 
     name: ClassVar[str] = ""
@@ -122,9 +194,22 @@ class Baseline(ABC):
     ) -> Clip:
         """A talking-face clip of the audio's length at ``fps`` for the identity image (uint8 ``[H, W, 3]``).
 
-        ``reference`` (the real video of the test item) is given only to anchor rows such as ``ground_truth``;
-        methods must not look at it.
+        The clip has :func:`frame_count` frames and carries the driving audio. ``reference`` (the real video of the
+        test item) is given only to anchor rows such as ``ground_truth``; methods must not look at it.
         """
+
+    def state(self) -> dict[str, Any]:
+        """Non-tensor training state to save beside the weights (JSON-serialisable)."""
+        return {}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state` returned."""
+        del state  # baselines without such state have nothing to restore
+
+    def output_clip(self, frames: np.ndarray, audio: np.ndarray, sample_rate: int, fps: float) -> Clip:
+        """The generated clip: frames, the driving audio, and which baseline made it."""
+        meta = {"baseline": self.name, "preset": self.preset, "seed": self.seed}
+        return Clip(np.ascontiguousarray(frames, dtype=np.uint8), float(fps), audio, int(sample_rate), meta)
 
     def save(self, directory: str | Path) -> Path:
         """Write ``model.safetensors`` and ``config.json`` atomically into ``directory``."""
@@ -138,31 +223,46 @@ class Baseline(ABC):
         with atomic_path(directory / "model.safetensors") as tmp:
             save_file(tensors, str(tmp))
         config = dataclasses.asdict(self.config) if self.config is not None else {}
-        write_json_atomic(
-            directory / "config.json", {"baseline": self.name, "preset": self.preset, "seed": self.seed, "config": config}
-        )
+        record = {"baseline": self.name, "preset": self.preset, "seed": self.seed, "config": config}
+        write_json_atomic(directory / "config.json", {**record, "state": self.state()})
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, device: str = "cpu") -> Baseline:
-        """Rebuild a saved baseline from ``directory`` (safetensors only; nothing is unpickled)."""
+    def load(cls, directory: str | Path, device: str = "cpu", name: str | None = None) -> Baseline:
+        """Rebuild a saved baseline from ``directory`` (safetensors only; nothing is unpickled).
+
+        ``name`` is the registry name it was created under, when that is a variant of ``cls``.
+        """
         directory = Path(directory)
         config_path, weights_path = directory / "config.json", directory / "model.safetensors"
         for path in (config_path, weights_path):
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: missing; a saved baseline has config.json and model.safetensors")
         saved = json.loads(config_path.read_text())
-        if saved.get("baseline") != cls.name:
-            raise ValueError(f"{config_path}: holds baseline {saved.get('baseline')!r}, not {cls.name!r}")
+        if saved.get("baseline") not in {cls.name, name}:
+            raise ValueError(f"{config_path}: holds baseline {saved.get('baseline')!r}, not {name or cls.name!r}")
         model = cls(preset=saved["preset"], device=device, seed=saved["seed"], **saved["config"])
+        model.name = saved["baseline"]
         tensors = load_file(str(weights_path))
+        strays = sorted(k for k in tensors if k.split(".", 1)[0] not in model.modules)
+        if strays:
+            raise ValueError(f"{weights_path}: tensors for no module of {cls.name}: {', '.join(strays[:5])}")
         for prefix, module in model.modules.items():
             state = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
-            module.load_state_dict(state)
+            try:
+                module.load_state_dict(state)
+            except RuntimeError as exc:
+                raise ValueError(f"{weights_path}: weights of {prefix!r} do not fit the saved config: {exc}") from None
             module.to(model.device)
+        model.load_state(saved.get("state", {}))
         return model
 
     def eval(self) -> None:
         """Put every module in inference mode."""
         for module in self.modules.values():
             module.eval()
+
+    def train(self) -> None:
+        """Put every module in training mode."""
+        for module in self.modules.values():
+            module.train()

@@ -1,0 +1,391 @@
+"""Read and write :class:`Clip` s with PyAV (the FFmpeg bundled in its wheels; no system ffmpeg needed).
+
+Reading (:func:`read_clip`)
+    * Video is decoded to uint8 RGB ``[T, H, W, 3]``. Frame rate conversion works on presentation timestamps: the
+      output frame for time ``t = k / fps`` (``t`` measured from the first video frame) is the last source frame
+      whose timestamp is ``<= t`` ("nearest earlier", a sample-and-hold). Timestamps get a slack of one tick, as
+      containers round them (30 fps in Matroska's 1 ms time base), capped at a tenth of a frame interval. The
+      output covers the source's span ``[t_first, t_last + 1 / source_fps)``: ``k`` runs while ``k / fps`` is
+      inside it. Dropped source frames are never converted to RGB, so reading at a lower rate is cheap. A
+      variable-frame-rate source read at a fixed ``fps`` is fine; with ``fps=None`` (keep the native rate) it is
+      refused when any frame interval differs from the nominal ``1 / source_fps`` by more than
+      :data:`VFR_TOLERANCE` of it (plus the slack).
+    * Audio is downmixed to mono by averaging the channels (as librosa does), shifted so that sample 0 lies at the
+      first video frame's time (zero-padded or trimmed by the streams' start-time difference, recorded in
+      ``meta["audio_offset"]``), and resampled with **soxr** (libsoxr, "HQ" quality): it is librosa's default
+      resampler, so features computed here match reference pipelines that call ``librosa.load``, and it resamples
+      the whole signal at once without the priming delay of a streaming resampler. Audio is not trimmed or padded
+      to the video's length.
+    * Damage is refused, not papered over: FFmpeg errors while decoding, demuxer "corrupt packet" reports and fewer
+      frames than the stream declares all raise :class:`MediaError` naming the file.
+
+Writing (:func:`write_clip`)
+    Lossless by default, because codecs move PSNR/SSIM: FFV1 (RGB as ``bgr0``, exact) in ``.mkv``, ``.avi`` and
+    ``.mov``; in ``.mp4`` (which cannot hold FFV1) RGB H.264 at ``qp 0`` (``libx264rgb``, exact too, but not every
+    player shows RGB H.264). Audio is stored as 32-bit float PCM, so the round trip is bit-exact for the frames and
+    for the float32 samples (when read back at the native rate). ``lossless=False`` writes H.264 ``yuv420p`` (crf 18)
+    with AAC in ``.mp4``, ``.mkv`` or ``.mov``. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.logging
+import numpy as np
+
+from bench.io import atomic_path
+from bench.media.clip import Clip, MediaError
+
+VFR_TOLERANCE = 0.10
+"""With ``fps=None``, the largest allowed deviation of a frame interval from the nominal one, as a fraction of it."""
+
+_FORMATS = {".mkv": "matroska", ".avi": "avi", ".mov": "mov", ".mp4": "mp4"}
+_LOSSY_FORMATS = {".mp4", ".mkv", ".mov"}
+_AUDIO_CHUNK = 1024  # samples per encoded audio frame (AAC's frame size; any size suits PCM)
+_INT_SCALE = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
+
+
+# ----------------------------------------------------------------------------------------------------- reading
+def _open(path: str | os.PathLike[str]) -> tuple[Path, av.container.InputContainer]:
+    """Open ``path`` for reading, turning FFmpeg's failures into errors that name the file."""
+    file = Path(path)
+    if not file.exists():
+        raise FileNotFoundError(f"{file}: no such media file")
+    if not file.is_file():
+        raise MediaError(f"{file}: not a regular file")
+    if file.stat().st_size == 0:
+        raise MediaError(f"{file}: empty file (0 bytes), not a media file")
+    try:
+        return file, av.open(str(file), "r")
+    except av.FFmpegError as exc:
+        raise MediaError(
+            f"{file}: not a readable media file, or a truncated/corrupt one (FFmpeg: {exc.strerror or exc})"
+        ) from exc
+
+
+@contextmanager
+def _ffmpeg_log() -> Iterator[list[tuple[int, str, str]]]:
+    """Collect FFmpeg warnings and errors of this thread while decoding (FFmpeg reports damage only in its log)."""
+    previous = av.logging.get_level()
+    av.logging.set_level(av.logging.WARNING)
+    try:
+        with av.logging.Capture(True) as logs:
+            yield logs
+    finally:
+        av.logging.set_level(previous)
+
+
+def _damage(logs: list[tuple[int, str, str]]) -> list[str]:
+    """The log lines that say the data is damaged: errors, and the demuxer's corrupt-packet warnings."""
+    return [f"{name}: {msg.strip()}" for level, name, msg in logs if level <= av.logging.ERROR or "corrupt" in msg.lower()]
+
+
+def _rate(stream: av.video.stream.VideoStream) -> float | None:
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return float(rate) if rate else None
+
+
+class _Frames:
+    """Collects decoded video frames, either all of them or resampled to a fixed rate by timestamps."""
+
+    def __init__(self, fps: float | None, slack: float) -> None:
+        self.fps, self.slack = fps, slack
+        self.times: list[float] = []  # source frame times, relative to the first one
+        self.out: list[np.ndarray] = []
+        self._held: av.VideoFrame | np.ndarray | None = None
+        self._t0: float | None = None
+
+    def _held_rgb(self) -> np.ndarray:
+        if isinstance(self._held, av.VideoFrame):
+            self._held = self._held.to_ndarray(format="rgb24")
+        return self._held  # type: ignore[return-value]
+
+    def _emit_until(self, end: float) -> None:
+        """Emit the held frame for every output time strictly before ``end``."""
+        assert self.fps is not None
+        while self._held is not None and len(self.out) / self.fps < end:
+            self.out.append(self._held_rgb())
+
+    def add(self, frame: av.VideoFrame, index: int, fallback_fps: float) -> None:
+        t = frame.time if frame.time is not None else index / fallback_fps
+        if self._t0 is None:
+            self._t0 = t
+        rel = t - self._t0
+        self.times.append(rel)
+        if self.fps is None:
+            self.out.append(frame.to_ndarray(format="rgb24"))
+            return
+        self._emit_until(rel - self.slack)  # the new frame is not shown at times before rel (less the slack)
+        self._held = frame
+
+    def finish(self, interval: float) -> np.ndarray:
+        if self.fps is not None and self.times:
+            self._emit_until(self.times[-1] + interval - 1e-9)
+        return np.stack(self.out) if self.out else np.zeros((0, 0, 0, 3), np.uint8)
+
+
+def _audio_samples(frame: av.AudioFrame) -> np.ndarray:
+    """One decoded audio frame as float ``[channels, n]`` in [-1, 1]."""
+    arr = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    if not frame.format.is_planar:
+        arr = arr.reshape(-1, channels).T
+    if arr.dtype in _INT_SCALE:
+        return arr / _INT_SCALE[arr.dtype]
+    if arr.dtype == np.uint8:
+        return (arr.astype(np.float32) - 128.0) / 128.0
+    return arr
+
+
+def _decode(file: Path, container: av.container.InputContainer, fps: float | None, want_audio: bool) -> dict[str, Any]:
+    """Demux and decode the first video stream (and the first audio stream) in one pass."""
+    video = container.streams.video[0]
+    audio = container.streams.audio[0] if want_audio and container.streams.audio else None
+    native = _rate(video) or 25.0
+    # timestamp slack: one tick (containers round timestamps to it), at most a tenth of a frame interval
+    slack = min(float(video.time_base or 0), 0.1 / max(fps or native, native))
+    frames = _Frames(fps, slack)
+    chunks: list[np.ndarray] = []
+    audio_start: float | None = None
+    with _ffmpeg_log() as logs:
+        try:
+            for packet in container.demux([s for s in (video, audio) if s is not None]):
+                for frame in packet.decode():
+                    if packet.stream is video:
+                        frames.add(frame, len(frames.times), native)
+                    else:
+                        audio_start = frame.time if audio_start is None else audio_start
+                        chunks.append(_audio_samples(frame))
+        except av.FFmpegError as exc:
+            raise MediaError(
+                f"{file}: truncated or corrupt, decoding failed after {len(frames.times)} video frames "
+                f"(FFmpeg: {exc.strerror or exc})"
+            ) from exc
+    damage = _damage(list(logs))
+    if damage:
+        raise MediaError(
+            f"{file}: truncated or corrupt, FFmpeg reported {len(damage)} problem(s) while decoding "
+            f"{len(frames.times)} video frames, first: {damage[0]}"
+        )
+    return {"video": video, "frames": frames, "chunks": chunks, "audio": audio, "audio_start": audio_start}
+
+
+def _source_fps(file: Path, video: av.video.stream.VideoStream, times: list[float]) -> float:
+    """The header's frame rate when it agrees with the timestamps within 1%, else the measured mean rate."""
+    header = _rate(video)
+    measured = (len(times) - 1) / times[-1] if len(times) > 1 and times[-1] > 0 else None
+    if header and (measured is None or abs(header - measured) <= 0.01 * measured):
+        return header
+    if measured is None:
+        raise MediaError(f"{file}: cannot tell the frame rate (no rate in the header and a single frame)")
+    return measured
+
+
+def _check_vfr(file: Path, times: list[float], fps: float, slack: float) -> None:
+    """Refuse variable frame rate when the native timing is kept (``fps=None``)."""
+    if len(times) < 2:
+        return
+    intervals = np.diff(np.asarray(times))
+    nominal = 1.0 / fps
+    worst = float(np.max(np.abs(intervals - nominal)))
+    if worst > VFR_TOLERANCE * nominal + slack + 1e-9:
+        raise MediaError(
+            f"{file}: variable frame rate (frame intervals {intervals.min() * 1e3:.2f}..{intervals.max() * 1e3:.2f} ms,"
+            f" nominal {nominal * 1e3:.2f} ms, tolerance {VFR_TOLERANCE:.0%}); pass fps=... to resample it by timestamps"
+        )
+
+
+def _check_complete(file: Path, video: av.video.stream.VideoStream, times: list[float], interval: float) -> None:
+    """Refuse a video stream that ends before what its own header declares (frame count or duration)."""
+    if not times:
+        raise MediaError(f"{file}: zero video frames decoded (empty video stream)")
+    declared = int(video.frames or 0)
+    if declared and len(times) < declared:
+        raise MediaError(f"{file}: truncated, decoded {len(times)} of the {declared} frames the container declares")
+    if video.duration and video.time_base:
+        duration = float(video.duration * video.time_base)
+        decoded = times[-1] + interval
+        if decoded < duration - max(2 * interval, 0.05 * duration):
+            raise MediaError(f"{file}: truncated, video decodes to {decoded:.2f} s but the stream declares {duration:.2f} s")
+
+
+def _mono(file: Path, chunks: list[np.ndarray], shift: float, native_rate: int, sample_rate: int | None) -> np.ndarray:
+    """Join decoded audio chunks, average the channels, align to the video start and resample."""
+    if not chunks:
+        raise MediaError(f"{file}: the audio stream decodes to no samples")
+    channels = chunks[0].shape[0]
+    if any(c.shape[0] != channels for c in chunks):
+        raise MediaError(f"{file}: the audio channel count changes mid-stream")
+    data = np.concatenate(chunks, axis=1)
+    mono = data[0] if channels == 1 else data.mean(axis=0, dtype=np.float64)
+    mono = np.asarray(mono, dtype=np.float32)
+    offset = int(round(shift * native_rate))
+    if offset > 0:  # audio starts after the first video frame: silence before it
+        mono = np.concatenate([np.zeros(offset, np.float32), mono])
+    elif offset < 0:  # audio starts before the first video frame: drop what precedes it
+        mono = mono[-offset:]
+    if sample_rate is not None and sample_rate != native_rate:
+        import soxr
+
+        mono = soxr.resample(mono, native_rate, sample_rate, quality="HQ").astype(np.float32, copy=False)
+        np.clip(mono, -1.0, 1.0, out=mono)  # band-limiting can overshoot full scale by a few percent
+    return mono
+
+
+def read_clip(
+    path: str | os.PathLike[str],
+    fps: float | None = 25.0,
+    sample_rate: int | None = 16000,
+    require_audio: bool = False,
+) -> Clip:
+    """Read a video file (mp4, mpg, avi, mkv, mov: anything FFmpeg reads) into a :class:`Clip`.
+
+    Args:
+        path: the media file.
+        fps: output frame rate, converted by timestamps (nearest earlier frame); None keeps the native rate and
+            refuses variable frame rate.
+        sample_rate: output audio rate (soxr HQ resampling); None keeps the native rate.
+        require_audio: raise when the file has no audio instead of returning ``audio=None``.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        MediaError: not a media file, truncated or corrupt, no video stream, no audio when required, zero frames,
+            or variable frame rate with ``fps=None``. The message names the file.
+    """
+    if fps is not None and not (np.isfinite(fps) and fps > 0):
+        raise ValueError(f"{path}: fps must be positive or None, got {fps}")
+    if sample_rate is not None and sample_rate <= 0:
+        raise ValueError(f"{path}: sample_rate must be positive or None, got {sample_rate}")
+    file, container = _open(path)
+    with container:
+        if not container.streams.video:
+            kinds = ", ".join(sorted({s.type for s in container.streams})) or "no streams"
+            raise MediaError(f"{file}: no video stream (the file has {kinds})")
+        if require_audio and not container.streams.audio:
+            raise MediaError(f"{file}: no audio stream, but audio is required")
+        got = _decode(file, container, fps, want_audio=True)
+    video, collected = got["video"], got["frames"]
+    _check_complete(file, video, collected.times, 1.0 / (_rate(video) or 25.0))
+    source_fps = _source_fps(file, video, collected.times)
+    if fps is None:
+        _check_vfr(file, collected.times, source_fps, collected.slack)
+    frames = collected.finish(1.0 / source_fps)
+    meta: dict[str, Any] = {
+        "path": str(file),
+        "codec": video.codec_context.name,
+        "source_fps": source_fps,
+        "source_frames": len(collected.times),
+        "source_size": (video.height, video.width),
+        "source_sample_rate": None,
+    }
+    audio = None
+    out_rate = sample_rate or 16000
+    if got["audio"] is not None:
+        stream = got["audio"]
+        native_rate = int(stream.rate)
+        first_video = collected._t0 or 0.0
+        shift = (got["audio_start"] or 0.0) - first_video if got["audio_start"] is not None else 0.0
+        audio = _mono(file, got["chunks"], shift, native_rate, sample_rate)
+        out_rate = sample_rate or native_rate
+        meta.update(source_sample_rate=native_rate, audio_codec=stream.codec_context.name, audio_offset=shift)
+    return Clip(frames, float(fps or source_fps), audio, out_rate, meta)
+
+
+def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Describe a media file from its headers without decoding: format, duration and per-stream facts.
+
+    Frame counts and durations are what the container declares (None when it does not say; MPEG-PS and Matroska
+    often do not), so use :func:`read_clip` when the exact count matters.
+    """
+    file, container = _open(path)
+    with container:
+        streams: list[dict[str, Any]] = []
+        for s in container.streams:
+            info: dict[str, Any] = {"index": s.index, "type": s.type, "codec": s.codec_context.name}
+            if s.duration and s.time_base:
+                info["duration"] = float(s.duration * s.time_base)
+            if s.type == "video":
+                info.update(width=s.width, height=s.height, fps=_rate(s), frames=int(s.frames) or None)
+            elif s.type == "audio":
+                info.update(sample_rate=s.rate, channels=s.channels, frames=int(s.frames) or None)
+            streams.append(info)
+        duration = container.duration / 1e6 if container.duration else None
+        return {"path": str(file), "format": container.format.name, "duration": duration, "streams": streams}
+
+
+# ----------------------------------------------------------------------------------------------------- writing
+def _video_stream(container: av.container.OutputContainer, clip: Clip, rate: Fraction, ext: str, lossless: bool):
+    """Add the video stream: FFV1/bgr0 or libx264rgb qp 0 when lossless, H.264 yuv420p otherwise."""
+    height, width = clip.size
+    if lossless and ext in (".mp4", ".mov"):
+        stream = container.add_stream("libx264rgb", rate=rate, options={"qp": "0", "preset": "fast"})
+        stream.pix_fmt = "rgb24"
+    elif lossless:
+        stream = container.add_stream("ffv1", rate=rate)
+        stream.pix_fmt = "bgr0"
+    else:
+        if height % 2 or width % 2:
+            raise MediaError(f"{clip.name}: H.264 yuv420p needs even frame sizes, got {width}x{height}; write lossless")
+        stream = container.add_stream("libx264", rate=rate, options={"crf": "18", "preset": "fast"})
+        stream.pix_fmt = "yuv420p"
+    stream.width, stream.height = width, height
+    return stream
+
+
+def _audio_frames(clip: Clip, lossless: bool) -> Iterator[av.AudioFrame]:
+    """The clip's audio as encoder frames of :data:`_AUDIO_CHUNK` samples, timestamped in samples."""
+    assert clip.audio is not None
+    fmt = "flt" if lossless else "fltp"
+    samples = np.ascontiguousarray(clip.audio, dtype=np.float32)
+    for start in range(0, len(samples), _AUDIO_CHUNK):
+        frame = av.AudioFrame.from_ndarray(samples[None, start : start + _AUDIO_CHUNK], format=fmt, layout="mono")
+        frame.sample_rate = clip.sample_rate
+        frame.pts, frame.time_base = start, Fraction(1, clip.sample_rate)
+        yield frame
+
+
+def write_clip(path: str | os.PathLike[str], clip: Clip, lossless: bool = True) -> Path:
+    """Write ``clip`` to ``path`` (container from the extension) atomically and return the path.
+
+    Lossless (default): FFV1 in .mkv/.avi/.mov, RGB H.264 qp 0 in .mp4, float PCM audio; the round trip through
+    :func:`read_clip` (same fps, ``sample_rate=None``) is bit-exact. ``lossless=False``: H.264 yuv420p + AAC in
+    .mp4/.mkv/.mov, for viewing and sharing.
+    """
+    target = Path(path)
+    ext = target.suffix.lower()
+    allowed = _FORMATS if lossless else {e: _FORMATS[e] for e in _LOSSY_FORMATS}
+    if ext not in allowed:
+        kind = "lossless" if lossless else "H.264+AAC"
+        raise MediaError(f"{target}: cannot write {kind} video to '{ext}', use one of {', '.join(sorted(allowed))}")
+    if clip.num_frames == 0:
+        raise MediaError(f"{target}: cannot write {clip.name}, it has zero frames")
+    rate = Fraction(clip.fps).limit_denominator(1001000)
+    has_audio = clip.audio is not None and len(clip.audio) > 0
+    with atomic_path(target) as tmp, av.open(str(tmp), "w", format=allowed[ext]) as container:
+        video = _video_stream(container, clip, rate, ext, lossless)
+        audio = None
+        if has_audio:
+            codec = "pcm_f32le" if lossless else "aac"
+            audio = container.add_stream(codec, rate=clip.sample_rate, layout="mono")
+        chunks = list(_audio_frames(clip, lossless)) if has_audio else []
+        done = 0
+        for i, rgb in enumerate(clip.frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts, frame.time_base = i, 1 / rate
+            container.mux(video.encode(frame))
+            while audio is not None and done < len(chunks) and chunks[done].pts < (i + 1) * clip.sample_rate / clip.fps:
+                container.mux(audio.encode(chunks[done]))  # interleave audio up to the end of this frame
+                done += 1
+        container.mux(video.encode(None))
+        if audio is not None:
+            for chunk in chunks[done:]:
+                container.mux(audio.encode(chunk))
+            container.mux(audio.encode(None))
+    return target

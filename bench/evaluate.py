@@ -265,8 +265,8 @@ def evaluate(
     rows: list[VideoRow] = []
     bar = tqdm(total=len(mine), desc="evaluate", unit="video", disable=not progress or not world.is_main)
     for spec, row, new in iter_rows(mine, evaluator, config, done):
-        if not new and evaluator.set_metrics and spec.video not in included and row.status != "failed":
-            evaluator.update_sets(spec.load(config.fps, config.sample_rate))
+        if not new and evaluator.set_metrics and spec.video not in included:
+            _refeed_sets(evaluator, spec, config)
         if new:
             store.append(row)
         rows.append(row)
@@ -282,6 +282,15 @@ def evaluate(
         store.write_outputs(all_rows, list(evaluator.item_metrics), summary)
     barrier(world)
     return summary
+
+
+def _refeed_sets(evaluator: Evaluator, spec: ItemSpec, config: EvalConfig) -> None:
+    """Give a finished video to set-level metrics whose checkpoint predates it (resume)."""
+    try:
+        item = spec.load(config.fps, config.sample_rate)
+    except (MediaError, FileNotFoundError):
+        return  # unreadable: it was recorded as failed when first seen, and fed to nothing
+    evaluator.update_sets(item)
 
 
 def _config_dict(config: EvalConfig) -> dict[str, Any]:

@@ -1,5 +1,9 @@
 """One registry class for metrics and baselines: decorator registration, variants as data, entry points.
 
+Entries come from the package's own modules, from the entry-point group (``talkbench.metrics``,
+``talkbench.baselines``), and from the modules named in ``TALKBENCH_PLUGINS`` (comma-separated), which lets a
+research script add a metric without packaging it.
+
 An unknown name raises ``KeyError`` with close matches; unknown options are rejected rather than ignored.
 """
 
@@ -8,6 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import os
 import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -124,6 +129,8 @@ class Registry(Generic[T]):
         for info in pkgutil.iter_modules(package.__path__):
             if not info.name.startswith("_"):
                 importlib.import_module(f"{self.package}.{info.name}")
+        for module_name in filter(None, os.environ.get("TALKBENCH_PLUGINS", "").split(",")):
+            importlib.import_module(module_name.strip())  # plugin modules register on import
         for ep in _entry_points(self.group):
             value = ep.value
             if ":" in value:

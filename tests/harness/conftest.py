@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+
+@pytest.fixture
+def toy_metrics():
+    """Register the toy metrics for one test, then remove them so registry-wide contract tests never see them."""
+    import plugin_metrics
+
+    import metrics
+
+    for name, cls in (("test-mad", plugin_metrics.MeanAbsDiff), ("test-moments", plugin_metrics.FrameMoments)):
+        if name not in metrics.REGISTRY._entries:
+            metrics.REGISTRY.add(name, cls)
+    plugin_metrics.CALLS.clear()
+    yield plugin_metrics
+    for name in ("test-mad", "test-moments"):
+        metrics.REGISTRY._entries.pop(name, None)
+
+
+def make_clip(seed: int, frames: int = 10, size: int = 32, black: bool = False):
+    from bench.media import Clip
+
+    rng = np.random.default_rng(seed)
+    video = np.zeros((frames, size, size, 3), np.uint8) if black else rng.integers(0, 256, (frames, size, size, 3), np.uint8)
+    t = np.arange(int(16000 * frames / 25)) / 16000
+    audio = (0.3 * np.sin(2 * np.pi * (200 + 20 * seed) * t)).astype(np.float32)
+    return Clip(video, 25.0, audio, 16000)
+
+
+@pytest.fixture
+def toy_dirs(tmp_path: Path):
+    """Reference and generated folders: 4 pairs, one generated without reference, one reference without generated,
+    one black generated clip (a metric fails on it) and one corrupt generated file."""
+    from bench.media import write_clip
+
+    ref, gen = tmp_path / "ref", tmp_path / "gen"
+    ref.mkdir()
+    gen.mkdir()
+    for i in range(4):
+        clip = make_clip(i)
+        write_clip(ref / f"u{i}.mkv", clip)
+        noisy = np.clip(clip.frames.astype(int) + (i + 1), 0, 255).astype(np.uint8)
+        write_clip(gen / f"u{i}.mkv", clip.with_frames(noisy))
+    write_clip(gen / "only_generated.mkv", make_clip(10))
+    write_clip(ref / "only_reference.mkv", make_clip(11))
+    write_clip(ref / "black.mkv", make_clip(12))
+    write_clip(gen / "black.mkv", make_clip(12, black=True))
+    write_clip(ref / "corrupt.mkv", make_clip(13))
+    (gen / "corrupt.mkv").write_bytes(b"this is not a video")
+    return gen, ref

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.evaluate import EvalConfig, evaluate, pair_directories
+
+
+def run(toy_dirs, out, **kwargs):
+    gen, ref = toy_dirs
+    specs = pair_directories(gen, ref)
+    config = EvalConfig(metrics=["test-mad", "test-moments"])
+    return evaluate(specs, config, out, progress=False, **kwargs)
+
+
+def test_every_video_is_accounted_for(toy_metrics, toy_dirs, tmp_path):
+    summary = run(toy_dirs, tmp_path / "run")
+    table = pd.read_csv(tmp_path / "run" / "per_video.csv", keep_default_na=False)
+    assert list(table.columns[:4]) == ["video", "status", "reason", "speaker"]
+    rows = table.set_index("video")
+    assert set(rows.index) == {"u0", "u1", "u2", "u3", "only_generated", "only_reference", "black", "corrupt"}
+    for i in range(4):  # generated = reference + (i + 1), except where clipped at 255
+        assert rows.loc[f"u{i}", "status"] == "ok"
+        assert 0 < float(rows.loc[f"u{i}", "test-mad"]) <= i + 1
+    assert rows.loc["only_generated", "status"] == "failed"
+    assert "needs reference" in rows.loc["only_generated", "reason"]
+    assert "no generated video" in rows.loc["only_reference", "reason"]
+    assert "all frames are black" in rows.loc["black", "reason"]
+    assert "corrupt.mkv" in rows.loc["corrupt", "reason"]
+    assert rows.loc["corrupt", "test-mad"] == ""  # a failure is no number, never 0.0
+    assert summary["counts"] == {"videos": 8, "ok": 4, "partial": 0, "failed": 4}
+    agg = summary["metrics"]["test-mad"]
+    assert agg["n"] == 4 and agg["total"] == 8 and agg["coverage"] == 0.5
+    expected = pd.to_numeric(rows["test-mad"], errors="coerce").mean()
+    assert agg["mean"] == pytest.approx(expected)
+    assert agg["ci_low"] <= agg["mean"] <= agg["ci_high"]
+    assert summary["set_metrics"]["test-moments"]["frames"] == 60  # the six loadable generated clips, 10 frames each
+    stored = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert stored["counts"] == summary["counts"]
+    env = json.loads((tmp_path / "run" / "environment.json").read_text())
+    assert env["packages"]["torch"] and "git_commit" in env and env["seed"] == 0
+
+
+def test_existing_run_is_not_overwritten(toy_metrics, toy_dirs, tmp_path):
+    run(toy_dirs, tmp_path / "run")
+    with pytest.raises(ValueError, match="--resume"):
+        run(toy_dirs, tmp_path / "run")
+
+
+def test_resume_after_kill_loses_nothing_and_recomputes_nothing(toy_metrics, toy_dirs, tmp_path):
+    clean = run(toy_dirs, tmp_path / "clean")
+    toy_metrics.CALLS.clear()
+    gen, ref = toy_dirs
+    specs = pair_directories(gen, ref)
+    config = EvalConfig(metrics=["test-mad", "test-moments"], metric_options={"test-mad": {"interrupt_after": 3}})
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(specs, config, tmp_path / "killed", progress=False)
+    journal = (tmp_path / "killed" / "rows.jsonl").read_text().splitlines()
+    finished = [json.loads(line)["video"] for line in journal]
+    with open(tmp_path / "killed" / "rows.jsonl", "a") as f:
+        f.write('{"video": "u3", "sta')  # a torn write from the kill
+    toy_metrics.CALLS.clear()
+    config.metric_options = {"test-mad": {"interrupt_after": 3}}
+    resumed = evaluate(specs, config, tmp_path / "killed", progress=False, resume=True)
+    assert not set(toy_metrics.CALLS) & set(finished)  # finished videos were not scored again
+    assert resumed["counts"] == clean["counts"]
+    assert resumed["metrics"]["test-mad"] == clean["metrics"]["test-mad"]
+    assert resumed["set_metrics"] == clean["set_metrics"]  # set-level state neither lost nor double-counted
+
+
+def test_resume_refuses_another_configuration(toy_metrics, toy_dirs, tmp_path):
+    run(toy_dirs, tmp_path / "run")
+    gen, ref = toy_dirs
+    with pytest.raises(ValueError, match="another configuration"):
+        evaluate(pair_directories(gen, ref), EvalConfig(metrics=["test-mad"]), tmp_path / "run", resume=True)
+
+
+def test_cli_evaluate_writes_run(toy_metrics, toy_dirs, tmp_path, capsys):
+    gen, ref = toy_dirs
+    code = main(["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", "test-mad",
+                 "--out", str(tmp_path / "cli"), "--no-progress"])  # fmt: skip
+    assert code == 0
+    assert "8 videos: 4 ok, 0 partial, 4 failed" in capsys.readouterr().out
+    assert (tmp_path / "cli" / "per_video.csv").exists()
+
+
+def test_cli_errors_are_clear(toy_metrics, tmp_path, capsys):
+    assert main(["evaluate", "--generated", str(tmp_path / "nope"), "--metrics", "test-mad", "--out", str(tmp_path / "o")]) == 2
+    assert "nope: no such directory" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["evaluate", "--generated", str(tmp_path / "empty"), "--metrics", "tset-mad", "--out", str(tmp_path / "o")]) == 2
+    assert "did you mean 'test-mad'" in capsys.readouterr().err
+
+
+def test_nan_is_never_written_as_zero(toy_metrics, toy_dirs, tmp_path):
+    run(toy_dirs, tmp_path / "run")
+    from bench.results import load_run
+
+    _, table = load_run(tmp_path / "run")
+    assert math.isnan(table.set_index("video").loc["corrupt", "test-mad"])

@@ -7,6 +7,7 @@ import csv
 import json
 from pathlib import Path
 
+from bench.distributed import init_from_env
 from bench.evaluate import EvalConfig, evaluate, pair_directories
 
 
@@ -49,7 +50,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
     specs = pair_directories(args.generated, args.reference, transcripts)
     config.inputs = {"generated": str(args.generated), "reference": str(args.reference or "")}
-    summary = evaluate(specs, config, args.out, resume=args.resume, progress=not args.no_progress)
+    world = init_from_env(args.device)
+    summary = evaluate(specs, config, args.out, resume=args.resume, progress=not args.no_progress, world=world)
+    if not world.is_main:
+        return 0
     counts = summary["counts"]
     print(f"{counts['videos']} videos: {counts['ok']} ok, {counts['partial']} partial, {counts['failed']} failed")
     for name, agg in summary["metrics"].items():

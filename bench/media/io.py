@@ -20,11 +20,10 @@ Reading (:func:`read_clip`)
       frames than the stream declares all raise :class:`MediaError` naming the file.
 
 Writing (:func:`write_clip`)
-    Lossless by default, because codecs move PSNR/SSIM: FFV1 (RGB as ``bgr0``, exact) in ``.mkv``, ``.avi`` and
-    ``.mov``; in ``.mp4`` (which cannot hold FFV1) RGB H.264 at ``qp 0`` (``libx264rgb``, exact too, but not every
-    player shows RGB H.264). Audio is stored as 32-bit float PCM, so the round trip is bit-exact for the frames and
-    for the float32 samples (when read back at the native rate). ``lossless=False`` writes H.264 ``yuv420p`` (crf 18)
-    with AAC in ``.mp4``, ``.mkv`` or ``.mov``. Files are written atomically.
+    Lossless by default (codecs move PSNR/SSIM): FFV1 (``bgr0``) in ``.mkv``/``.avi``; RGB H.264 at qp 0
+    (``libx264rgb``, exact too; not every player shows RGB H.264) in ``.mp4``/``.mov``, which cannot hold FFV1.
+    Audio is 32-bit float PCM, so frames and float32 samples round-trip bit-exactly (read back at the native rate).
+    ``lossless=False`` writes H.264 ``yuv420p`` (crf 18) + AAC. Files are written atomically.
 """
 
 from __future__ import annotations
@@ -64,27 +63,24 @@ def _open(path: str | os.PathLike[str]) -> tuple[Path, av.container.InputContain
         raise MediaError(f"{file}: empty file (0 bytes), not a media file")
     try:
         return file, av.open(str(file), "r")
+    except av.error.EOFError as exc:
+        raise MediaError(f"{file}: ends before its headers do (a truncated or empty container)") from exc
     except av.FFmpegError as exc:
-        raise MediaError(
-            f"{file}: not a readable media file, or a truncated/corrupt one (FFmpeg: {exc.strerror or exc})"
-        ) from exc
+        raise MediaError(f"{file}: not a readable media file, or a truncated one (FFmpeg: {exc.strerror})") from exc
 
 
 @contextmanager
 def _ffmpeg_log() -> Iterator[list[tuple[int, str, str]]]:
     """Collect FFmpeg warnings and errors of this thread while decoding (FFmpeg reports damage only in its log)."""
-    previous = av.logging.get_level()
+    previous, skip = av.logging.get_level(), av.logging.get_skip_repeated()
     av.logging.set_level(av.logging.WARNING)
+    av.logging.set_skip_repeated(False)  # else a message repeated from an earlier file would be held back
     try:
         with av.logging.Capture(True) as logs:
             yield logs
     finally:
+        av.logging.set_skip_repeated(skip)
         av.logging.set_level(previous)
-
-
-def _damage(logs: list[tuple[int, str, str]]) -> list[str]:
-    """The log lines that say the data is damaged: errors, and the demuxer's corrupt-packet warnings."""
-    return [f"{name}: {msg.strip()}" for level, name, msg in logs if level <= av.logging.ERROR or "corrupt" in msg.lower()]
 
 
 def _rate(stream: av.video.stream.VideoStream) -> float | None:
@@ -95,12 +91,18 @@ def _rate(stream: av.video.stream.VideoStream) -> float | None:
 class _Frames:
     """Collects decoded video frames, either all of them or resampled to a fixed rate by timestamps."""
 
-    def __init__(self, fps: float | None, slack: float) -> None:
-        self.fps, self.slack = fps, slack
+    def __init__(self, file: Path, fps: float | None, slack: float) -> None:
+        self.file, self.fps, self.slack = file, fps, slack
         self.times: list[float] = []  # source frame times, relative to the first one
         self.out: list[np.ndarray] = []
         self._held: av.VideoFrame | np.ndarray | None = None
         self._t0: float | None = None
+        self._shape: tuple[int, int] | None = None
+
+    @property
+    def start(self) -> float:
+        """Time of the first decoded frame in the source's clock (0 before any frame)."""
+        return self._t0 or 0.0
 
     def _held_rgb(self) -> np.ndarray:
         if isinstance(self._held, av.VideoFrame):
@@ -116,8 +118,12 @@ class _Frames:
     def add(self, frame: av.VideoFrame, index: int, fallback_fps: float) -> None:
         t = frame.time if frame.time is not None else index / fallback_fps
         if self._t0 is None:
-            self._t0 = t
+            self._t0, self._shape = t, (frame.height, frame.width)
+        if (frame.height, frame.width) != self._shape:
+            raise MediaError(f"{self.file}: frame size changes mid-stream, {self._shape} to {frame.height, frame.width}")
         rel = t - self._t0
+        if self.times and rel < self.times[-1] - self.slack:
+            raise MediaError(f"{self.file}: video timestamps go backwards at frame {index} ({rel:.3f} s)")
         self.times.append(rel)
         if self.fps is None:
             self.out.append(frame.to_ndarray(format="rgb24"))
@@ -144,14 +150,14 @@ def _audio_samples(frame: av.AudioFrame) -> np.ndarray:
     return arr
 
 
-def _decode(file: Path, container: av.container.InputContainer, fps: float | None, want_audio: bool) -> dict[str, Any]:
+def _decode(file: Path, container: av.container.InputContainer, fps: float | None) -> dict[str, Any]:
     """Demux and decode the first video stream (and the first audio stream) in one pass."""
     video = container.streams.video[0]
-    audio = container.streams.audio[0] if want_audio and container.streams.audio else None
+    audio = container.streams.audio[0] if container.streams.audio else None
     native = _rate(video) or 25.0
     # timestamp slack: one tick (containers round timestamps to it), at most a tenth of a frame interval
     slack = min(float(video.time_base or 0), 0.1 / max(fps or native, native))
-    frames = _Frames(fps, slack)
+    frames = _Frames(file, fps, slack)
     chunks: list[np.ndarray] = []
     audio_start: float | None = None
     with _ffmpeg_log() as logs:
@@ -164,11 +170,10 @@ def _decode(file: Path, container: av.container.InputContainer, fps: float | Non
                         audio_start = frame.time if audio_start is None else audio_start
                         chunks.append(_audio_samples(frame))
         except av.FFmpegError as exc:
-            raise MediaError(
-                f"{file}: truncated or corrupt, decoding failed after {len(frames.times)} video frames "
-                f"(FFmpeg: {exc.strerror or exc})"
-            ) from exc
-    damage = _damage(list(logs))
+            n = len(frames.times)
+            raise MediaError(f"{file}: truncated or corrupt, decoding failed after {n} frames ({exc.strerror})") from exc
+    # FFmpeg reports most damage only in its log: errors, and the demuxer's corrupt-packet warnings
+    damage = [f"{name}: {msg.strip()}" for level, name, msg in logs if level <= av.logging.ERROR or "corrupt" in msg]
     if damage:
         raise MediaError(
             f"{file}: truncated or corrupt, FFmpeg reported {len(damage)} problem(s) while decoding "
@@ -190,12 +195,8 @@ def _source_fps(file: Path, video: av.video.stream.VideoStream, times: list[floa
 
 def _check_vfr(file: Path, times: list[float], fps: float, slack: float) -> None:
     """Refuse variable frame rate when the native timing is kept (``fps=None``)."""
-    if len(times) < 2:
-        return
-    intervals = np.diff(np.asarray(times))
-    nominal = 1.0 / fps
-    worst = float(np.max(np.abs(intervals - nominal)))
-    if worst > VFR_TOLERANCE * nominal + slack + 1e-9:
+    intervals, nominal = np.diff(np.asarray(times)), 1.0 / fps
+    if len(intervals) and np.max(np.abs(intervals - nominal)) > VFR_TOLERANCE * nominal + slack + 1e-9:
         raise MediaError(
             f"{file}: variable frame rate (frame intervals {intervals.min() * 1e3:.2f}..{intervals.max() * 1e3:.2f} ms,"
             f" nominal {nominal * 1e3:.2f} ms, tolerance {VFR_TOLERANCE:.0%}); pass fps=... to resample it by timestamps"
@@ -209,17 +210,27 @@ def _check_complete(file: Path, video: av.video.stream.VideoStream, times: list[
     declared = int(video.frames or 0)
     if declared and len(times) < declared:
         raise MediaError(f"{file}: truncated, decoded {len(times)} of the {declared} frames the container declares")
-    if video.duration and video.time_base:
-        duration = float(video.duration * video.time_base)
+    duration = _declared_duration(video)
+    if duration is not None:
         decoded = times[-1] + interval
         if decoded < duration - max(2 * interval, 0.05 * duration):
             raise MediaError(f"{file}: truncated, video decodes to {decoded:.2f} s but the stream declares {duration:.2f} s")
 
 
+def _declared_duration(video: av.video.stream.VideoStream) -> float | None:
+    """The video stream's own duration: from the stream header, else Matroska's per-track ``DURATION`` tag."""
+    if video.duration and video.time_base:
+        return float(video.duration * video.time_base)
+    tag = video.metadata.get("DURATION") or video.metadata.get("duration")
+    try:
+        hours, minutes, seconds = str(tag).split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:  # absent or not HH:MM:SS.f
+        return None
+
+
 def _mono(file: Path, chunks: list[np.ndarray], shift: float, native_rate: int, sample_rate: int | None) -> np.ndarray:
     """Join decoded audio chunks, average the channels, align to the video start and resample."""
-    if not chunks:
-        raise MediaError(f"{file}: the audio stream decodes to no samples")
     channels = chunks[0].shape[0]
     if any(c.shape[0] != channels for c in chunks):
         raise MediaError(f"{file}: the audio channel count changes mid-stream")
@@ -270,28 +281,23 @@ def read_clip(
             raise MediaError(f"{file}: no video stream (the file has {kinds})")
         if require_audio and not container.streams.audio:
             raise MediaError(f"{file}: no audio stream, but audio is required")
-        got = _decode(file, container, fps, want_audio=True)
+        got = _decode(file, container, fps)
     video, collected = got["video"], got["frames"]
     _check_complete(file, video, collected.times, 1.0 / (_rate(video) or 25.0))
     source_fps = _source_fps(file, video, collected.times)
     if fps is None:
         _check_vfr(file, collected.times, source_fps, collected.slack)
     frames = collected.finish(1.0 / source_fps)
-    meta: dict[str, Any] = {
-        "path": str(file),
-        "codec": video.codec_context.name,
-        "source_fps": source_fps,
-        "source_frames": len(collected.times),
-        "source_size": (video.height, video.width),
-        "source_sample_rate": None,
-    }
+    meta: dict[str, Any] = dict(path=str(file), codec=video.codec_context.name, source_fps=source_fps)
+    meta.update(source_frames=len(collected.times), source_size=(video.height, video.width), source_sample_rate=None)
     audio = None
     out_rate = sample_rate or 16000
-    if got["audio"] is not None:
+    if got["audio"] is not None and not got["chunks"] and require_audio:
+        raise MediaError(f"{file}: the audio stream holds no samples, but audio is required")
+    if got["chunks"]:
         stream = got["audio"]
         native_rate = int(stream.rate)
-        first_video = collected._t0 or 0.0
-        shift = (got["audio_start"] or 0.0) - first_video if got["audio_start"] is not None else 0.0
+        shift = got["audio_start"] - collected.start if got["audio_start"] is not None else 0.0
         audio = _mono(file, got["chunks"], shift, native_rate, sample_rate)
         out_rate = sample_rate or native_rate
         meta.update(source_sample_rate=native_rate, audio_codec=stream.codec_context.name, audio_offset=shift)
@@ -331,8 +337,6 @@ def _video_stream(container: av.container.OutputContainer, clip: Clip, rate: Fra
         stream = container.add_stream("ffv1", rate=rate)
         stream.pix_fmt = "bgr0"
     else:
-        if height % 2 or width % 2:
-            raise MediaError(f"{clip.name}: H.264 yuv420p needs even frame sizes, got {width}x{height}; write lossless")
         stream = container.add_stream("libx264", rate=rate, options={"crf": "18", "preset": "fast"})
         stream.pix_fmt = "yuv420p"
     stream.width, stream.height = width, height
@@ -354,9 +358,9 @@ def _audio_frames(clip: Clip, lossless: bool) -> Iterator[av.AudioFrame]:
 def write_clip(path: str | os.PathLike[str], clip: Clip, lossless: bool = True) -> Path:
     """Write ``clip`` to ``path`` (container from the extension) atomically and return the path.
 
-    Lossless (default): FFV1 in .mkv/.avi/.mov, RGB H.264 qp 0 in .mp4, float PCM audio; the round trip through
-    :func:`read_clip` (same fps, ``sample_rate=None``) is bit-exact. ``lossless=False``: H.264 yuv420p + AAC in
-    .mp4/.mkv/.mov, for viewing and sharing.
+    Lossless (default): FFV1 in .mkv/.avi, RGB H.264 qp 0 in .mp4/.mov, float PCM audio; the round trip through
+    :func:`read_clip` (same fps, ``sample_rate=None``) is bit-exact. ``lossless=False``: H.264 yuv420p (crf 18) +
+    AAC in .mp4/.mkv/.mov, for viewing and sharing; frame sizes must then be even.
     """
     target = Path(path)
     ext = target.suffix.lower()
@@ -366,9 +370,12 @@ def write_clip(path: str | os.PathLike[str], clip: Clip, lossless: bool = True) 
         raise MediaError(f"{target}: cannot write {kind} video to '{ext}', use one of {', '.join(sorted(allowed))}")
     if clip.num_frames == 0:
         raise MediaError(f"{target}: cannot write {clip.name}, it has zero frames")
+    if not lossless and (clip.size[0] % 2 or clip.size[1] % 2):
+        raise MediaError(f"{target}: H.264 yuv420p needs even frame sizes, got {clip.size} (H, W); write lossless")
     rate = Fraction(clip.fps).limit_denominator(1001000)
     has_audio = clip.audio is not None and len(clip.audio) > 0
-    with atomic_path(target) as tmp, av.open(str(tmp), "w", format=allowed[ext]) as container:
+    options = {"movflags": "+faststart"} if ext in (".mp4", ".mov") else {}  # index first: truncation is detectable
+    with atomic_path(target) as tmp, av.open(str(tmp), "w", format=allowed[ext], options=options) as container:
         video = _video_stream(container, clip, rate, ext, lossless)
         audio = None
         if has_audio:
@@ -385,7 +392,6 @@ def write_clip(path: str | os.PathLike[str], clip: Clip, lossless: bool = True) 
                 done += 1
         container.mux(video.encode(None))
         if audio is not None:
-            for chunk in chunks[done:]:
+            for chunk in [*chunks[done:], None]:
                 container.mux(audio.encode(chunk))
-            container.mux(audio.encode(None))
     return target

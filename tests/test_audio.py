@@ -69,9 +69,7 @@ class TestWav2LipMel:
 
 
 class TestWav2LipWindows:
-    @pytest.mark.parametrize(
-        ("fps", "starts"), [(25.0, [0, 3, 6, 9, 12, 16, 19]), (30.0, [0, 2, 5, 8, 10, 13, 16])]
-    )
+    @pytest.mark.parametrize(("fps", "starts"), [(25.0, [0, 3, 6, 9, 12, 16, 19]), (30.0, [0, 2, 5, 8, 10, 13, 16])])
     def test_mel_start_index_by_hand(self, fps: float, starts: list[int]) -> None:
         assert [A.mel_start_index(f, fps) for f in range(7)] == starts
 
@@ -121,7 +119,7 @@ class TestSyncNetMFCC:
         pcm = np.round(speechlike(1.5) * 32767).astype(np.int16)
         scipy.io.wavfile.write(tmp_path / "audio.wav", SR, pcm)
         rate, data = scipy.io.wavfile.read(tmp_path / "audio.wav")  # as SyncNetInstance.evaluate
-        ref = np.stack([np.array(c) for c in zip(*psf.mfcc(data, rate))])
+        ref = np.stack([np.array(c) for c in zip(*psf.mfcc(data, rate), strict=True)])
         got = A.syncnet_mfcc(pcm.astype(np.float32) / 32768)
         assert got.shape == ref.shape == (13, 1 + math.ceil((pcm.size - 400) / 160))
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4)  # float32 output of values up to ~40
@@ -150,8 +148,21 @@ class TestSpeech2Vid:
     def test_equals_psf_with_matlab_parameters(self) -> None:
         wav = speechlike(1.2)
         padded = np.concatenate([np.zeros(SR), wav.astype(np.float64), np.zeros(SR)])
-        ref = psf.mfcc(padded, SR, winlen=0.025, winstep=0.01, numcep=13, nfilt=40, nfft=512, lowfreq=300,
-                       highfreq=3700, preemph=0.97, ceplifter=22, appendEnergy=False, winfunc=np.hamming)
+        ref = psf.mfcc(
+            padded,
+            SR,
+            winlen=0.025,
+            winstep=0.01,
+            numcep=13,
+            nfilt=40,
+            nfft=512,
+            lowfreq=300,
+            highfreq=3700,
+            preemph=0.97,
+            ceplifter=22,
+            appendEnergy=False,
+            winfunc=np.hamming,
+        )
         got = A.speech2vid_mfcc(wav)
         n = 1 + math.ceil((wav.size + 2 * SR - 400) / 160)
         assert got.shape == (12, n) and got.dtype == np.float32

@@ -47,9 +47,7 @@ def check_audio(audio: np.ndarray, min_samples: int = 1, what: str = "audio") ->
     if arr.ndim != 1:
         raise ValueError(f"{what} must be mono 1-D samples, got shape {arr.shape}")
     if not np.issubdtype(arr.dtype, np.floating):
-        raise ValueError(
-            f"{what} must be float samples in [-1, 1], got dtype {arr.dtype} (divide int16 PCM by 32768)"
-        )
+        raise ValueError(f"{what} must be float samples in [-1, 1], got dtype {arr.dtype} (divide int16 PCM by 32768)")
     if arr.size == 0:
         raise ValueError(f"{what} is empty")
     if arr.size < min_samples:

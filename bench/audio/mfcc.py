@@ -91,8 +91,19 @@ def speech2vid_mfcc(audio: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
     pad = np.zeros(int(SPEECH2VID_PAD_S * 16000))
     padded = np.concatenate([pad, samples, pad])
     mfcc = _psf_mfcc(
-        padded, 16000, winlen=0.025, winstep=0.01, numcep=13, nfilt=40, nfft=512, lowfreq=300, highfreq=3700,
-        preemph=0.97, ceplifter=22, appendEnergy=False, winfunc=np.hamming,
+        padded,
+        16000,
+        winlen=0.025,
+        winstep=0.01,
+        numcep=13,
+        nfilt=40,
+        nfft=512,
+        lowfreq=300,
+        highfreq=3700,
+        preemph=0.97,
+        ceplifter=22,
+        appendEnergy=False,
+        winfunc=np.hamming,
     )
     return mfcc[:, 1:].T.astype(np.float32)
 

@@ -69,7 +69,12 @@ def wav2lip_mel(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray
     samples = to_rate(audio, sample_rate, SAMPLE_RATE, min_samples=WIN_SIZE)
     emphasised = lfilter([1.0, -PREEMPHASIS], [1.0], samples)
     spec = librosa.stft(
-        y=emphasised, n_fft=N_FFT, hop_length=HOP_SIZE, win_length=WIN_SIZE, window="hann", center=True,
+        y=emphasised,
+        n_fft=N_FFT,
+        hop_length=HOP_SIZE,
+        win_length=WIN_SIZE,
+        window="hann",
+        center=True,
         pad_mode="reflect",
     )
     mel = np.dot(_mel_basis(), np.abs(spec))

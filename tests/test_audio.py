@@ -191,6 +191,18 @@ class TestSpeech2Vid:
         assert click_col - A.speech2vid_start_index(k) in (16, 17, 18)  # middle column of 35 is 17
         np.testing.assert_array_equal(win[k], mfcc[:, 84 + 4 * k : 84 + 4 * k + 35])
 
+    def test_demo_alignment_equals_run_demo_loop(self) -> None:
+        wav = speechlike(1.6)  # 40 frames
+        mfcc = A.speech2vid_mfcc(wav)  # C(2:13, :) of the padded audio Z
+        # run_demo.m: for j = 1:4:size(C,2)-34, window C(2:13, j:j+34); output frame k shows padded time k / 25,
+        # i.e. frame k - 25 of the unpadded audio
+        demo = [mfcc[:, j : j + 35] for j in range(0, mfcc.shape[1] - 34, 4)]
+        got = A.speech2vid_windows(mfcc, 40, alignment="demo")
+        np.testing.assert_array_equal(got, np.stack(demo[25:65]))
+        assert [A.speech2vid_start_index(t, alignment="demo") for t in range(3)] == [100, 104, 108]
+        with pytest.raises(ValueError, match="alignment"):
+            A.speech2vid_windows(mfcc, 40, alignment="center")
+
     def test_audio_too_short_for_frames(self) -> None:
         mfcc = A.speech2vid_mfcc(np.zeros(SR, np.float32))  # 1 s of audio = 25 frames
         assert mfcc.shape[1] == 299  # 1 + ceil((3 s - 25 ms) / 10 ms)

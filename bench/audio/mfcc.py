@@ -11,11 +11,15 @@ References:
 Known deviations of :func:`speech2vid_mfcc` from MATLAB ``mfcc.m`` (no MATLAB is available to dump a reference):
 psf sums the *power* spectrum in the filterbank where ``mfcc.m`` sums the magnitude; psf puts the triangular
 filter edges on FFT bins (``floor((nfft + 1) f / fs)``) where ``mfcc.m`` evaluates exact triangles; psf zero-pads
-a final partial frame where ``mfcc.m`` drops it (one more column). Coefficients 1-12 keep the same meaning
-(sine-liftered orthonormal DCT-II of 40 log filterbank energies) but differ in value from the MATLAB model's input.
+a final partial frame where ``mfcc.m`` drops it (one more column); psf floors zero filterbank energies at machine
+epsilon, so the 1 s of zero padding gives finite coefficients. Coefficients 2-13 keep their meaning (sine-liftered
+orthonormal DCT-II of 40 log filterbank energies) but differ in value from the released MATLAB model's input, which
+cannot be loaded here anyway (MatConvNet); talkbench's Speech2Vid baseline is trained on these features.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 
@@ -29,6 +33,7 @@ ATNET_PAD_SAMPLES = 1920
 ATNET_WINDOW = 28  # rows (ind-3)*4 .. (ind+4)*4: 7 video frames
 MFCC_FPS = 100.0  # 10 ms shift everywhere
 INT16_SCALE = 32768.0
+Alignment = Literal["centred", "demo"]
 
 
 def _psf_mfcc(samples: np.ndarray, rate: int, **kwargs: object) -> np.ndarray:
@@ -108,30 +113,40 @@ def speech2vid_mfcc(audio: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
     return mfcc[:, 1:].T.astype(np.float32)
 
 
-def speech2vid_start_index(frame: int, fps: float = 25.0) -> int:
+def speech2vid_start_index(frame: int, fps: float = 25.0, alignment: Alignment = "centred") -> int:
     """First MFCC column of video frame ``frame``'s 35-column window in :func:`speech2vid_mfcc` output.
 
-    MFCC column j is centred at ``j * 10 ms + 12.5 ms - 1 s`` of the unpadded audio, and the 35-column window
-    starting at s at ``(s + 17) * 10 ms + 12.5 ms - 1 s``. Frame t spans ``[t / fps, (t + 1) / fps)``; the window
-    is centred on ``(t + 0.5) / fps`` to the nearest column: ``s = round(100 (t + 0.5) / fps + 81.75)``, i.e.
-    ``4 t + 84`` at 25 fps (window centre 2.5 ms after the frame centre), advancing 4 columns per frame.
+    MFCC column j covers ``[j * 10 ms - 1 s, j * 10 ms + 15 ms - 1 s)`` of the unpadded audio (centre
+    ``j * 10 ms + 12.5 ms - 1 s``). Frame t spans ``[t / fps, (t + 1) / fps)``.
+
+    * ``"centred"`` (default): the window is centred on ``(t + 0.5) / fps`` to the nearest column,
+      ``s = round(100 (t + 0.5) / fps + 81.75)``: ``4 t + 84`` at 25 fps (centre 2.5 ms after the frame centre).
+    * ``"demo"``: ``run_demo.m``'s pairing. The demo cuts ``C(2:13, j:j+34)`` for ``j = 1:4:end`` on the padded
+      audio and writes the padded audio under the video, so the window starts at the frame's start:
+      ``s = round(100 t / fps) + 100`` (``4 t + 100`` at 25 fps): the window centre lies 162.5 ms after the frame's.
 
     Example:
-        >>> [speech2vid_start_index(t) for t in range(3)]
-        [84, 88, 92]
+        >>> [speech2vid_start_index(t) for t in range(3)], speech2vid_start_index(2, alignment="demo")
+        ([84, 88, 92], 108)
     """
     fps = check_fps(fps)
     if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
         raise ValueError(f"frame must be an integer, got {frame!r}")
-    centre_column = MFCC_FPS * (int(frame) + 0.5) / fps + 100.0 * SPEECH2VID_PAD_S - 1.25
+    pad_columns = MFCC_FPS * SPEECH2VID_PAD_S
+    if alignment == "demo":
+        return int(np.floor(MFCC_FPS * int(frame) / fps + 0.5 + pad_columns))
+    if alignment != "centred":
+        raise ValueError(f"alignment must be 'centred' or 'demo', got {alignment!r}")
+    centre_column = MFCC_FPS * (int(frame) + 0.5) / fps + pad_columns - 1.25
     return int(np.floor(centre_column - (SPEECH2VID_WINDOW - 1) / 2 + 0.5))
 
 
-def speech2vid_windows(mfcc: np.ndarray, num_frames: int, fps: float = 25.0) -> np.ndarray:
+def speech2vid_windows(mfcc: np.ndarray, num_frames: int, fps: float = 25.0, alignment: Alignment = "centred") -> np.ndarray:
     """Speech2Vid audio input per video frame: float32 ``[num_frames, 12, 35]`` from :func:`speech2vid_mfcc`.
 
-    Window t starts at :func:`speech2vid_start_index` (t) and is centred on frame t. The 1 s padding leaves about
-    0.8 s of slack, so audio slightly shorter than the video is fine.
+    Window t starts at :func:`speech2vid_start_index` (t, fps, alignment); by default it is centred on frame t.
+    The 1 s padding leaves about 0.8 s of slack (0.65 s with ``"demo"``), so audio slightly shorter than the
+    video is fine.
 
     Raises:
         ValueError: ``mfcc`` not ``[12, N]``, or the audio ends before the last frame's window.
@@ -140,7 +155,7 @@ def speech2vid_windows(mfcc: np.ndarray, num_frames: int, fps: float = 25.0) -> 
     if mfcc.ndim != 2 or mfcc.shape[0] != 12:
         raise ValueError(f"mfcc must have shape [12, N], got {mfcc.shape}")
     num_frames = check_count(num_frames, "num_frames")
-    starts = np.array([speech2vid_start_index(t, fps) for t in range(num_frames)], dtype=np.int64)
+    starts = np.array([speech2vid_start_index(t, fps, alignment) for t in range(num_frames)], dtype=np.int64)
     if starts[-1] + SPEECH2VID_WINDOW > mfcc.shape[1]:
         raise ValueError(
             f"mfcc has {mfcc.shape[1]} columns but frame {num_frames - 1}'s window needs "

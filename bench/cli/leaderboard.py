@@ -1,0 +1,48 @@
+"""``talkbench leaderboard``: tables for one protocol from stored runs, beside the published numbers."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.leaderboard import build_leaderboard, write_all
+from bench.leaderboard.render import FORMATS
+
+DEFAULT_PUBLISHED = Path("leaderboards/published.toml")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``leaderboard`` command."""
+    p = sub.add_parser("leaderboard", help="build Markdown/CSV/LaTeX/HTML tables for a protocol from stored runs")
+    p.add_argument("runs", nargs="+", type=Path, help="run directories, or folders searched for them")
+    p.add_argument("--protocol", required=True, help="protocol id; runs of other protocols are left out")
+    p.add_argument("--out", required=True, type=Path, help="output stem: writes STEM.md, STEM.csv, STEM.tex, STEM.html")
+    p.add_argument("--published", type=Path, default=DEFAULT_PUBLISHED, help="reported numbers (TOML) shown beside")
+    p.add_argument("--formats", default=",".join(FORMATS), help="comma-separated subset of md,csv,tex,html")
+    p.add_argument("--metrics", help="comma-separated metric order (default: alphabetical)")
+    p.set_defaults(handler=run_leaderboard)
+
+
+def find_runs(paths: list[Path]) -> list[Path]:
+    """Run directories (holding ``summary.json``) at or below ``paths``, sorted, without duplicates."""
+    found: set[Path] = set()
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such run directory")
+        direct = path / "summary.json"
+        found.update(p.parent for p in ([direct] if direct.exists() else path.rglob("summary.json")))
+    if not found:
+        raise ValueError(f"no finished runs (summary.json) under {', '.join(map(str, paths))}")
+    return sorted(found)
+
+
+def run_leaderboard(args: argparse.Namespace) -> int:
+    """Handler of ``talkbench leaderboard``."""
+    order = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    board = build_leaderboard(args.protocol, find_runs(args.runs), args.published, order)
+    if not board.rows:
+        raise ValueError(f"no run or published row for protocol {args.protocol!r}")
+    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    for path in write_all(board, args.out, formats):
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,147 @@
+"""The leaderboard data model: columns (metrics with their direction), rows (methods), cells (mean and CI).
+
+Directions come from the metric classes (``higher_is_better``) and nowhere else. Reproduced rows come from run
+directories (``summary.json`` + ``config.json``); reported rows from ``leaderboards/published.toml``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import metrics
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A metric column: its name and which way is better (None: no direction, never ranked)."""
+
+    metric: str
+    higher_is_better: bool | None
+
+    @property
+    def arrow(self) -> str:
+        """``↑``, ``↓`` or nothing."""
+        return {True: "↑", False: "↓", None: ""}[self.higher_is_better]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One value: mean with a 95% interval, how many videos it stands on, and the coverage."""
+
+    mean: float
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    n: int | None = None
+    coverage: float | None = None
+
+    @property
+    def has_ci(self) -> bool:
+        """Whether an interval is known."""
+        return not (math.isnan(self.ci_low) or math.isnan(self.ci_high))
+
+
+@dataclass
+class Row:
+    """A method's row: reproduced from a run directory, or reported by a paper."""
+
+    method: str
+    kind: Literal["reproduced", "reported"]
+    cells: dict[str, Cell] = field(default_factory=dict)
+    source: str = ""
+    notes: str = ""
+
+
+@dataclass
+class Leaderboard:
+    """A protocol's table."""
+
+    protocol: str
+    columns: list[Column]
+    rows: list[Row]
+
+    def ranks(self, metric: str) -> dict[str, int]:
+        """Rank (1 = best) of each row's method for ``metric``; reported and reproduced rows compete together."""
+        column = next(c for c in self.columns if c.metric == metric)
+        if column.higher_is_better is None:
+            return {}
+        values = sorted(
+            {r.cells[metric].mean for r in self.rows if metric in r.cells and math.isfinite(r.cells[metric].mean)},
+            reverse=column.higher_is_better,
+        )
+        place = {v: i + 1 for i, v in enumerate(values)}
+        return {r.method: place[r.cells[metric].mean] for r in self.rows if r.cells.get(metric) and r.cells[metric].mean in place}
+
+
+def direction(metric: str, fallback: bool | None = None) -> bool | None:
+    """A metric's direction from its class; ``fallback`` for metrics not installed here."""
+    if metric in metrics.REGISTRY:
+        return metrics.REGISTRY.entry(metric).resolve().higher_is_better
+    return fallback
+
+
+def run_row(directory: Path) -> tuple[str | None, Row, dict[str, bool | None]]:
+    """A reproduced row from a run directory: its protocol id, the row, and the directions the run recorded."""
+    summary = json.loads((directory / "summary.json").read_text())
+    config = json.loads((directory / "config.json").read_text())
+    method = config.get("label") or directory.name
+    cells: dict[str, Cell] = {}
+    directions: dict[str, bool | None] = {}
+    for name, agg in summary.get("metrics", {}).items():
+        cells[name] = Cell(_f(agg["mean"]), _f(agg["ci_low"]), _f(agg["ci_high"]), agg["n"], agg["coverage"])
+        directions[name] = agg.get("higher_is_better")
+    for name, res in summary.get("set_metrics", {}).items():
+        cells[name] = Cell(_f(res["value"]), n=res.get("frames"))
+        directions[name] = res.get("higher_is_better")
+    protocol = (summary.get("protocol") or {}).get("id")
+    return protocol, Row(method, "reproduced", cells, source=str(directory)), directions
+
+
+def published_rows(path: Path, protocol: str) -> list[Row]:
+    """Reported rows for ``protocol`` from a ``published.toml``."""
+    if not path.exists():
+        return []
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    rows = []
+    for entry in data.get("result", []):
+        if entry.get("protocol") != protocol:
+            continue
+        cells = {name: Cell(float(value)) for name, value in entry.get("metrics", {}).items()}
+        source = entry.get("citation", "")
+        rows.append(Row(entry["method"], "reported", cells, source=source, notes=entry.get("notes", "")))
+    return rows
+
+
+def build_leaderboard(
+    protocol: str,
+    run_dirs: Iterable[Path],
+    published: Path | None = None,
+    metric_order: Sequence[str] | None = None,
+) -> Leaderboard:
+    """The table for ``protocol`` from the runs that name it (others are ignored) and the published rows."""
+    rows: list[Row] = []
+    recorded: dict[str, bool | None] = {}
+    for directory in run_dirs:
+        run_protocol, row, directions = run_row(Path(directory))
+        if run_protocol == protocol:
+            rows.append(row)
+            recorded.update(directions)
+    rows += published_rows(published, protocol) if published else []
+    names = list(metric_order or [])
+    names += sorted({m for r in rows for m in r.cells} - set(names))
+    columns = [Column(m, direction(m, recorded.get(m))) for m in names]
+    return Leaderboard(protocol, columns, rows)
+
+
+def _f(value: Any) -> float:
+    return math.nan if value is None else float(value)

@@ -1,0 +1,131 @@
+"""Render a :class:`Leaderboard` as Markdown, CSV, LaTeX (booktabs) and a static HTML page.
+
+Best values are bold and second best underlined (LaTeX, Markdown, HTML); columns carry the metric's arrow; reported
+rows are marked as such. The HTML page is self-contained: sortable columns and one bar plot per metric, no network.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+from pathlib import Path
+
+from bench.io import write_text_atomic
+from bench.leaderboard.model import Cell, Leaderboard, Row
+
+FORMATS = ("md", "csv", "tex", "html")
+
+
+def _value(cell: Cell | None, digits: int = 3) -> str:
+    if cell is None or not math.isfinite(cell.mean):
+        return "–"
+    return f"{cell.mean:.{digits}f}"
+
+
+def _label(row: Row) -> str:
+    return f"{row.method} (reported)" if row.kind == "reported" else row.method
+
+
+def to_markdown(board: Leaderboard) -> str:
+    """A GitHub-flavoured Markdown table; best in bold, second underlined."""
+    header = ["method", *(f"{c.metric} {c.arrow}".strip() for c in board.columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    ranks = {c.metric: board.ranks(c.metric) for c in board.columns}
+    for row in board.rows:
+        cells = []
+        for c in board.columns:
+            text = _value(row.cells.get(c.metric))
+            rank = ranks[c.metric].get(row.method)
+            cells.append(f"**{text}**" if rank == 1 else f"<u>{text}</u>" if rank == 2 else text)
+        lines.append("| " + " | ".join([_label(row), *cells]) + " |")
+    lines.append("")
+    lines.append(f"Protocol `{board.protocol}`. Reproduced rows come from stored runs; reported rows are the papers' numbers.")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(board: Leaderboard) -> str:
+    """One line per row: method, kind, source, then mean, CI and n for every metric."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    head = ["method", "kind", "source"]
+    for c in board.columns:
+        head += [c.metric, f"{c.metric}_ci_low", f"{c.metric}_ci_high", f"{c.metric}_n"]
+    writer.writerow(head)
+    for row in board.rows:
+        line = [row.method, row.kind, row.source]
+        for c in board.columns:
+            cell = row.cells.get(c.metric)
+            if cell is None:
+                line += ["", "", "", ""]
+            else:
+                line += [_num(cell.mean), _num(cell.ci_low), _num(cell.ci_high), "" if cell.n is None else cell.n]
+        writer.writerow(line)
+    return out.getvalue()
+
+
+def _num(value: float) -> str:
+    return "" if not math.isfinite(value) else repr(float(value))
+
+
+_TEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}"}
+
+
+def _tex(text: str) -> str:
+    return "".join(_TEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def to_latex(board: Leaderboard) -> str:
+    """A booktabs table: arrows from each metric's direction, best in bold, second underlined; needs ``booktabs``."""
+    arrows = {True: r"$\uparrow$", False: r"$\downarrow$", None: ""}
+    ranks = {c.metric: board.ranks(c.metric) for c in board.columns}
+    lines = [
+        r"\begin{tabular}{l" + "c" * len(board.columns) + "}",
+        r"\toprule",
+        " & ".join(["Method", *(f"{_tex(c.metric)} {arrows[c.higher_is_better]}".strip() for c in board.columns)]) + r" \\",
+        r"\midrule",
+    ]
+    for kind in ("reported", "reproduced"):
+        block = [r for r in board.rows if r.kind == kind]
+        if not block:
+            continue
+        if kind == "reproduced" and any(r.kind == "reported" for r in board.rows):
+            lines.append(r"\midrule")
+        for row in block:
+            cells = []
+            for c in board.columns:
+                text = _value(row.cells.get(c.metric))
+                rank = ranks[c.metric].get(row.method)
+                cells.append(rf"\textbf{{{text}}}" if rank == 1 else rf"\underline{{{text}}}" if rank == 2 else text)
+            name = _tex(row.method) + (r"$^\dagger$" if kind == "reported" else "")
+            lines.append(" & ".join([name, *cells]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if any(r.kind == "reported" for r in board.rows):
+        lines.append(r"% $^\dagger$: reported in the cited paper, not reproduced.")
+    return "\n".join(lines) + "\n"
+
+
+def render(board: Leaderboard, fmt: str) -> str:
+    """The table in one of :data:`FORMATS`."""
+    from bench.leaderboard.html import to_html
+
+    renderers = {"md": to_markdown, "csv": to_csv, "tex": to_latex, "html": to_html}
+    if fmt not in renderers:
+        raise ValueError(f"unknown leaderboard format {fmt!r}; formats: {', '.join(FORMATS)}")
+    return renderers[fmt](board)
+
+
+def write_all(board: Leaderboard, stem: str | Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """Write ``stem.md``, ``stem.csv``, ``stem.tex``, ``stem.html`` atomically."""
+    paths = []
+    for fmt in formats:
+        path = Path(f"{stem}.{fmt}")
+        write_text_atomic(path, render(board, fmt))
+        paths.append(path)
+    return paths
+
+
+def escape(text: str) -> str:
+    """HTML-escape ``text``."""
+    return html.escape(text, quote=True)

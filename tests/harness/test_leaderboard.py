@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.leaderboard import build_leaderboard, render
+
+
+def fake_run(root: Path, label: str, protocol: str, mad: float, moments: float, ci: float = 0.1) -> Path:
+    directory = root / label
+    directory.mkdir(parents=True)
+    (directory / "config.json").write_text(json.dumps({"label": label, "metrics": ["test-mad"]}))
+    summary = {
+        "protocol": {"id": protocol, "version": 1},
+        "metrics": {"test-mad": {"mean": mad, "ci_low": mad - ci, "ci_high": mad + ci, "n": 10, "coverage": 1.0,
+                                 "higher_is_better": False}},
+        "set_metrics": {"test-moments": {"value": moments, "frames": 100, "status": "ok", "reason": "",
+                                         "higher_is_better": None}},
+    }  # fmt: skip
+    (directory / "summary.json").write_text(json.dumps(summary))
+    return directory
+
+
+@pytest.fixture
+def runs(tmp_path, toy_metrics):
+    root = tmp_path / "runs"
+    return [
+        fake_run(root, "alpha", "p-v1", 3.0, 10.0),
+        fake_run(root, "beta", "p-v1", 1.0, 20.0),
+        fake_run(root, "gamma", "p-v1", 2.0, 30.0),
+        fake_run(root, "other", "q-v1", 0.1, 1.0),  # another protocol: left out
+    ]
+
+
+@pytest.fixture
+def published(tmp_path):
+    path = tmp_path / "published.toml"
+    path.write_text(
+        '[[result]]\nmethod = "PaperNet"\nprotocol = "p-v1"\ncitation = "Doe et al. 2020, Table 2"\n'
+        '[result.metrics]\n"test-mad" = 1.5\n'
+    )
+    return path
+
+
+def test_board_ranks_by_metric_direction(runs, published):
+    board = build_leaderboard("p-v1", runs, published)
+    assert [r.method for r in board.rows] == ["alpha", "beta", "gamma", "PaperNet"]
+    assert [r.kind for r in board.rows] == ["reproduced"] * 3 + ["reported"]
+    assert board.ranks("test-mad") == {"beta": 1, "PaperNet": 2, "gamma": 3, "alpha": 4}  # lower is better
+    assert board.ranks("test-moments") == {}  # no direction: never ranked
+
+
+def test_latex_booktabs_bold_best_underline_second(runs, published):
+    tex = render(build_leaderboard("p-v1", runs, published), "tex")
+    assert "\\toprule" in tex and "\\midrule" in tex and "\\bottomrule" in tex
+    assert "test-mad $\\downarrow$" in tex
+    assert "beta & \\textbf{1.000}" in tex
+    assert "PaperNet$^\\dagger$ & \\underline{1.500}" in tex
+    assert "\\textbf{10.000}" not in tex and "\\textbf{30.000}" not in tex
+
+
+def test_markdown_and_csv(runs, published):
+    board = build_leaderboard("p-v1", runs, published)
+    md = render(board, "md")
+    assert "| method | test-mad ↓ | test-moments |" in md
+    assert "| beta | **1.000** | 20.000 |" in md
+    assert "| PaperNet (reported) | <u>1.500</u> | – |" in md
+    rows = list(csv.DictReader(io.StringIO(render(board, "csv"))))
+    alpha = rows[0]
+    assert alpha["method"] == "alpha" and float(alpha["test-mad"]) == 3.0
+    assert float(alpha["test-mad_ci_low"]) == pytest.approx(2.9) and alpha["test-mad_n"] == "10"
+    assert rows[3]["kind"] == "reported" and rows[3]["test-moments"] == ""
+
+
+def test_html_is_self_contained(runs, published):
+    page = render(build_leaderboard("p-v1", runs, published), "html")
+    assert page.startswith("<!DOCTYPE html>") and "http://" not in page and "https://" not in page
+    assert page.count('<svg class="plot"') == 2
+    assert '<td data-value="1.0" class="best"' in page
+
+
+def test_cli_writes_all_formats(runs, published, tmp_path, capsys):
+    stem = tmp_path / "out" / "board"
+    assert main(["leaderboard", str(tmp_path / "runs"), "--protocol", "p-v1", "--out", str(stem),
+                 "--published", str(published)]) == 0  # fmt: skip
+    for ext in ("md", "csv", "tex", "html"):
+        assert (tmp_path / "out" / f"board.{ext}").stat().st_size > 0
+    assert main(["leaderboard", str(tmp_path / "runs"), "--protocol", "none-v9", "--out", str(stem)]) == 2
+    assert "no run or published row" in capsys.readouterr().err

@@ -186,6 +186,7 @@ class EvalConfig:
     seed: int = 0
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
+    label: str | None = None  # the method's name in leaderboards
 
 
 def iter_rows(

@@ -140,6 +140,15 @@ class TestSyncNetMFCC:
         with pytest.raises(ValueError, match="need 120"):
             A.syncnet_audio_windows(mfcc[:, :119], 26)
 
+    def test_num_windows_as_syncnet(self) -> None:
+        # SyncNetInstance.evaluate: min_length = min(frames, floor(samples / 640)); lastframe = min_length - 5
+        assert A.syncnet_num_windows(75, 48000) == 70
+        assert A.syncnet_num_windows(75, 47647) == 69  # audio 7 ms short of 74.5 frames
+        assert A.syncnet_num_windows(60, 48000) == 55
+        assert A.syncnet_num_windows(75, 144000, sample_rate=48000) == 70
+        wav = speechlike(3.0)[:47647]  # every counted window exists in the MFCC
+        assert A.syncnet_audio_windows(A.syncnet_mfcc(wav), A.syncnet_num_windows(75, wav.size)).shape == (69, 13, 20)
+
 
 # ---------------------------------------------------------------- Speech2Vid MFCC (SPECS A)
 
@@ -360,7 +369,10 @@ def test_grid_features(grid_audio) -> None:
         assert mel.std() > 0.5, name  # speech, not a flat floor
         shapes = {
             "mel windows": (A.wav2lip_mel_windows(mel, frames), (75, 80, 16)),
-            "syncnet": (A.syncnet_audio_windows(A.syncnet_mfcc(wav), frames - 5), (70, 13, 20)),
+            "syncnet": (
+                A.syncnet_audio_windows(A.syncnet_mfcc(wav), A.syncnet_num_windows(frames, wav.size)),
+                (min(frames, wav.size // 640) - 5, 13, 20),
+            ),
             "speech2vid": (A.speech2vid_windows(A.speech2vid_mfcc(wav), frames), (75, 12, 35)),
             "raw": (A.raw_audio_windows(wav, SR, frames), (75, 3200)),
             "atnet": (A.atnet_mfcc_windows(wav, SR, frames), (75, 28, 12)),

@@ -8,7 +8,8 @@ resamples to the rate the reference uses.
 feature                   function(s)                            reference
 ========================  =====================================  ==========================================
 Wav2Lip log-mel           wav2lip_mel, wav2lip_mel_windows       Wav2Lip audio.py / hparams.py / inference.py
-SyncNet MFCC (LSE-D/C)    syncnet_mfcc, syncnet_audio_windows    syncnet_python SyncNetInstance.evaluate
+SyncNet MFCC (LSE-D/C)    syncnet_mfcc, syncnet_audio_windows,   syncnet_python SyncNetInstance.evaluate
+                          syncnet_num_windows
 Speech2Vid MFCC           speech2vid_mfcc, speech2vid_windows    yousaidthat runmfcc.m (via psf)
 ATnet MFCC (AudioDVP)     atnet_mfcc_windows                     ATVGnet demo.py
 raw waveform windows      raw_audio_windows                      speech-driven-animation sda.py
@@ -25,6 +26,7 @@ from bench.audio.mfcc import (
     speech2vid_windows,
     syncnet_audio_windows,
     syncnet_mfcc,
+    syncnet_num_windows,
 )
 from bench.audio.raw import raw_audio_windows
 from bench.audio.wav2lip import mel_start_index, wav2lip_mel, wav2lip_mel_windows
@@ -41,6 +43,7 @@ __all__ = [
     "speech2vid_windows",
     "syncnet_audio_windows",
     "syncnet_mfcc",
+    "syncnet_num_windows",
     "wav2lip_mel",
     "wav2lip_mel_windows",
 ]

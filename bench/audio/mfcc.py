@@ -60,6 +60,23 @@ def syncnet_mfcc(audio: np.ndarray, sample_rate: int = SYNCNET_RATE) -> np.ndarr
     return _psf_mfcc(samples * INT16_SCALE, SYNCNET_RATE).T.astype(np.float32)
 
 
+def syncnet_num_windows(num_frames: int, num_samples: int, sample_rate: int = SYNCNET_RATE) -> int:
+    """How many 5-frame clips SyncNet scores: ``min(num_frames, num_samples // 640) - 5`` at 16 kHz and 25 fps.
+
+    ``num_samples`` is counted at 16 kHz (converted from ``sample_rate``). The result may be <= 0 for clips shorter
+    than 6 frames; callers must then report the clip as too short.
+
+    Example:
+        >>> syncnet_num_windows(75, 47647)
+        69
+    """
+    num_frames = check_count(num_frames, "num_frames", minimum=0)
+    num_samples = check_count(num_samples, "num_samples", minimum=0)
+    sample_rate = check_sample_rate(sample_rate)
+    samples_16k = num_samples * SYNCNET_RATE // sample_rate
+    return min(num_frames, samples_16k // 640) - 5
+
+
 def syncnet_audio_windows(mfcc: np.ndarray, num_frames: int) -> np.ndarray:
     """SyncNet audio windows ``[num_frames, 13, 20]``: window v holds columns ``4v .. 4v+19``.
 

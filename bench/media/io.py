@@ -133,7 +133,7 @@ class _Frames:
 
     def finish(self, interval: float) -> np.ndarray:
         if self.fps is not None and self.times:
-            self._emit_until(self.times[-1] + interval - 1e-9)
+            self._emit_until(self.times[-1] + interval - self.slack - 1e-9)  # the span end, rounded like pts
         return np.stack(self.out) if self.out else np.zeros((0, 0, 0, 3), np.uint8)
 
 

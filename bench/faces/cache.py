@@ -1,0 +1,54 @@
+"""On-disk cache of per-clip face analyses, keyed by the clip's content hash, the analysis and its settings."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.cache import cache_dir, cache_key
+from bench.io import atomic_path
+from bench.media import Clip
+
+CACHE_VERSION = 1  # bump when an analysis changes its output for the same input
+
+
+def cache_path(clip: Clip, analysis: str, settings: Mapping[str, Any]) -> Path:
+    """Where the analysis ``analysis`` of ``clip`` under ``settings`` is stored."""
+    key = cache_key(analysis=analysis, version=CACHE_VERSION, content=clip.content_hash(), **dict(settings))
+    return cache_dir("faces", analysis) / f"{key}.npz"
+
+
+def load_or_compute(
+    clip: Clip,
+    analysis: str,
+    settings: Mapping[str, Any],
+    compute: Callable[[], dict[str, np.ndarray]],
+    use_disk: bool = True,
+) -> dict[str, np.ndarray]:
+    """Arrays of an analysis: memoised on the clip, then read from disk, else computed and written atomically.
+
+    A cache file that cannot be read (truncated, foreign) is recomputed and replaced, never trusted.
+    """
+    memo_key = ("bench.faces", analysis, tuple(sorted(settings.items())))
+
+    def from_disk() -> dict[str, np.ndarray]:
+        if not use_disk:
+            return compute()
+        path = cache_path(clip, analysis, settings)
+        if path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    return {name: data[name] for name in data.files}
+            except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+                pass  # unreadable cache entry: recompute below and overwrite it
+        arrays = compute()
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+        return arrays
+
+    return clip.memo(memo_key, from_disk)

@@ -1,0 +1,63 @@
+"""dlib's 68-point landmarks (iBUG 300-W layout) and measures built on them (eye aspect ratio).
+
+0-based point ranges: jaw 0-16, brows 17-26, nose 27-35, right eye 36-41, left eye 42-47, mouth 48-67
+(outer lip 48-59, inner lip 60-67).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.faces.detect import dlib_model, to_gray
+
+MOUTH = slice(48, 68)
+RIGHT_EYE = slice(36, 42)
+LEFT_EYE = slice(42, 48)
+STABLE_POINTS = (33, 36, 39, 42, 45)  # nose tip and the four eye corners (Vougioukas' face-processor)
+
+
+def _rectangle(box: np.ndarray):  # noqa: ANN202 - dlib type
+    import dlib
+
+    x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+    return dlib.rectangle(x0, y0, max(x0, x1 - 1), max(y0, y1 - 1))
+
+
+def predict_landmarks(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The 68 landmarks float32 ``[68, 2]`` (x, y) inside ``box`` ``(x0, y0, x1, y1)`` of a uint8 image.
+
+    The image is converted to grayscale as in the detectors, so detection and landmarks see the same pixels.
+    """
+    gray = image if image.ndim == 2 else to_gray(image)
+    shape = dlib_model("landmarks")(gray, _rectangle(box))
+    return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+
+
+def landmark_box(points: np.ndarray) -> np.ndarray:
+    """Bounding box ``(x0, y0, x1, y1)`` of a ``[N, 2]`` point set."""
+    return np.array([*points.min(axis=0), *points.max(axis=0)], np.float32)
+
+
+def eye_aspect_ratio(landmarks: np.ndarray) -> np.ndarray:
+    """Eye aspect ratio per frame (Soukupova & Cech 2016), the mean of both eyes.
+
+    Per eye with 0-based points p0..p5: ``(|p1 - p5| + |p2 - p4|) / (2 |p0 - p3|)``; right eye 36-41, left 42-47.
+
+    Args:
+        landmarks: float ``[T, 68, 2]`` (or one frame ``[68, 2]``); NaN rows give NaN.
+
+    Returns:
+        float64 ``[T]`` (a 0-d array for one frame).
+    """
+    pts = np.asarray(landmarks, np.float64)
+    if pts.shape[-2:] != (68, 2):
+        raise ValueError(f"eye_aspect_ratio needs [T, 68, 2] landmarks, got shape {pts.shape}")
+
+    def one_eye(eye: np.ndarray) -> np.ndarray:
+        a = np.linalg.norm(eye[..., 1, :] - eye[..., 5, :], axis=-1)
+        b = np.linalg.norm(eye[..., 2, :] - eye[..., 4, :], axis=-1)
+        c = np.linalg.norm(eye[..., 0, :] - eye[..., 3, :], axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (a + b) / (2.0 * c)
+
+    return (one_eye(pts[..., RIGHT_EYE, :]) + one_eye(pts[..., LEFT_EYE, :])) / 2.0

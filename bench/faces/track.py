@@ -1,0 +1,207 @@
+"""Face tracking across a clip: detect every k frames, 68 landmarks on every frame, re-detect on drift or loss.
+
+Between detections, the box for frame t is rebuilt from the landmarks of frame t-1 (through the offset between the
+last detection box and its landmarks' bounding box), and the landmarks of frame t are predicted in it. The track is
+re-detected when (a) k frames have passed, (b) the box rebuilt from the new landmarks overlaps the box they were
+predicted in by less than ``min_iou`` (drift), or (c) the face patch no longer matches the patch at the last
+detection (normalised cross-correlation below ``min_similarity``: the face left, the frame went blank, a cut). A
+frame where the detector finds no face is recorded as missing with a reason; frames are never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+
+from bench.faces.cache import load_or_compute
+from bench.faces.detect import DetectorName, auto_upsample, box_iou, detect_faces, to_gray
+from bench.faces.landmarks import landmark_box, predict_landmarks
+from bench.media import Clip
+
+NO_FACE = "no face detected"
+_PATCH = 24
+
+
+@dataclass(frozen=True)
+class TrackSettings:
+    """How faces are found and followed.
+
+    Attributes:
+        detector: ``"hog"`` (dlib HOG, default) or ``"cnn"`` (dlib MMOD CNN, slow without a GPU build of dlib).
+        upsample: detector upsampling steps; None picks enough for the short side to reach 256 px (0 for GRID's
+            360x288, 1 for 128x128 clips).
+        threshold: HOG detection score threshold.
+        detect_every: run the detector at least every this many frames (1: per-frame detection).
+        min_iou: re-detect when the landmark box drifts below this IoU with the tracked box.
+        min_similarity: re-detect when the face patch's correlation with the last detected one drops below this.
+    """
+
+    detector: DetectorName = "hog"
+    upsample: int | None = None
+    threshold: float = 0.0
+    detect_every: int = 10
+    min_iou: float = 0.5
+    min_similarity: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.detector not in ("hog", "cnn"):
+            raise ValueError(f"TrackSettings.detector must be 'hog' or 'cnn', got {self.detector!r}")
+        if self.detect_every < 1:
+            raise ValueError(f"TrackSettings.detect_every must be >= 1, got {self.detect_every}")
+        if self.upsample is not None and not 0 <= self.upsample <= 4:
+            raise ValueError(f"TrackSettings.upsample must be None or 0..4, got {self.upsample}")
+
+
+@dataclass(frozen=True)
+class FaceTrack:
+    """One face followed through a clip; frames without a face hold NaN and a reason.
+
+    Attributes:
+        boxes: float32 ``[T, 4]`` ``(x0, y0, x1, y1)`` detector-style boxes, NaN where no face.
+        landmarks: float32 ``[T, 68, 2]`` ``(x, y)`` pixel coordinates, NaN where no face.
+        found: bool ``[T]``.
+        detected: bool ``[T]``, frames on which the detector ran.
+        reasons: per frame, why no face was recorded ("" where found).
+        frame_size: ``(height, width)`` of the frames.
+    """
+
+    boxes: np.ndarray
+    landmarks: np.ndarray
+    found: np.ndarray
+    detected: np.ndarray
+    reasons: tuple[str, ...]
+    frame_size: tuple[int, int] = field(default=(0, 0))
+
+    @property
+    def num_frames(self) -> int:
+        """Number of frames of the clip."""
+        return int(self.found.shape[0])
+
+    @property
+    def coverage(self) -> float:
+        """Fraction of frames with a face (0.0 for an empty clip)."""
+        return float(self.found.mean()) if self.found.size else 0.0
+
+    def describe_missing(self) -> str:
+        """A short summary of the missing frames, for failure reasons."""
+        missing = np.flatnonzero(~self.found)
+        if missing.size == 0:
+            return "face found on every frame"
+        shown = ", ".join(map(str, missing[:8])) + (", ..." if missing.size > 8 else "")
+        why = sorted({self.reasons[i] for i in missing})
+        return f"no face on {missing.size} of {self.num_frames} frames ({shown}): {'; '.join(why)}"
+
+
+def _patch(gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """A normalised 24x24 patch of ``box``; None when the box is off the frame or the patch is flat."""
+    h, w = gray.shape
+    x0, y0, x1, y1 = np.round(box).astype(int)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    patch = cv2.resize(gray[y0:y1, x0:x1], (_PATCH, _PATCH), interpolation=cv2.INTER_AREA).astype(np.float32)
+    patch -= patch.mean()
+    norm = float(np.linalg.norm(patch))
+    return patch / norm if norm > 1e-3 * _PATCH else None
+
+
+class _Tracker:
+    """State of one pass over a clip."""
+
+    def __init__(self, frames: np.ndarray, settings: TrackSettings) -> None:
+        self.frames = frames
+        self.s = settings
+        self.upsample = settings.upsample if settings.upsample is not None else auto_upsample(*frames.shape[1:3])
+        self.offset: np.ndarray | None = None  # detection box minus landmark box, in landmark-box units
+        self.template: np.ndarray | None = None
+
+    def box_from_landmarks(self, points: np.ndarray) -> np.ndarray:
+        lb = landmark_box(points)
+        size = np.array([lb[2] - lb[0], lb[3] - lb[1]] * 2, np.float32)
+        return lb + self.offset * size
+
+    def follow(self, gray: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Landmarks in the box carried over from ``previous``; None on drift or loss."""
+        box = self.box_from_landmarks(previous)
+        points = predict_landmarks(gray, box)
+        new_box = self.box_from_landmarks(points)
+        if box_iou(box, new_box) < self.s.min_iou:
+            return None
+        patch = _patch(gray, landmark_box(points))
+        if patch is None or self.template is None or float((patch * self.template).sum()) < self.s.min_similarity:
+            return None
+        return new_box, points
+
+    def detect(self, frame: np.ndarray, gray: np.ndarray, hint: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Detect; returns the box (closest to ``hint`` if given, else the best) and its landmarks, or raises."""
+        image = gray if self.s.detector == "hog" else frame
+        boxes, _ = detect_faces(image, self.s.detector, self.upsample, self.s.threshold)
+        if len(boxes) == 0:
+            raise LookupError(NO_FACE)
+        best = 0
+        if hint is not None:
+            overlaps = [box_iou(hint, b) for b in boxes]
+            best = int(np.argmax(overlaps)) if max(overlaps) > 0 else 0
+        box = boxes[best]
+        points = predict_landmarks(gray, box)
+        lb = landmark_box(points)
+        size = np.array([lb[2] - lb[0], lb[3] - lb[1]] * 2, np.float32)
+        self.offset = (box - lb) / np.maximum(size, 1.0)
+        self.template = _patch(gray, lb)
+        return box, points
+
+    def run(self) -> dict[str, np.ndarray]:
+        n = self.frames.shape[0]
+        boxes = np.full((n, 4), np.nan, np.float32)
+        landmarks = np.full((n, 68, 2), np.nan, np.float32)
+        found = np.zeros(n, bool)
+        detected = np.zeros(n, bool)
+        reasons = np.full(n, "", dtype="<U64")
+        previous: np.ndarray | None = None
+        last_detection = -(10**9)
+        for t in range(n):
+            gray = to_gray(self.frames[t])
+            result = None
+            if previous is not None and t - last_detection < self.s.detect_every:
+                result = self.follow(gray, previous)
+            if result is None:
+                detected[t] = True
+                hint = self.box_from_landmarks(previous) if previous is not None else None
+                try:
+                    result = self.detect(self.frames[t], gray, hint)
+                except LookupError as exc:
+                    reasons[t], previous = str(exc), None
+                    continue
+                last_detection = t
+            boxes[t], landmarks[t] = result
+            found[t], previous = True, result[1]
+        return {"boxes": boxes, "landmarks": landmarks, "found": found, "detected": detected, "reasons": reasons}
+
+
+def track(clip: Clip, settings: TrackSettings | None = None, *, cache: bool = True) -> FaceTrack:
+    """The face track of ``clip``: boxes and 68 landmarks on every frame, NaN and a reason where there is no face.
+
+    Computed once per clip (memoised on it) and cached on disk under ``cache_dir("faces")`` keyed by the clip's
+    content hash and ``settings``; ``cache=False`` skips the disk (not the memo).
+
+    Example:
+        >>> import numpy as np
+        >>> from bench.media import Clip
+        >>> face_track = track(Clip(np.zeros((3, 64, 64, 3), np.uint8)), cache=False)
+        >>> face_track.coverage, face_track.reasons[0]
+        (0.0, 'no face detected')
+    """
+    settings = settings or TrackSettings()
+    if clip.num_frames == 0:
+        raise ValueError(f"{clip.name}: cannot track faces in a clip with no frames")
+    arrays = load_or_compute(clip, "track", asdict(settings), lambda: _Tracker(clip.frames, settings).run(), cache)
+    return FaceTrack(
+        boxes=arrays["boxes"],
+        landmarks=arrays["landmarks"],
+        found=arrays["found"].astype(bool),
+        detected=arrays["detected"].astype(bool),
+        reasons=tuple(str(r) for r in arrays["reasons"]),
+        frame_size=clip.size,
+    )

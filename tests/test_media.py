@@ -319,3 +319,42 @@ def test_invalid_arguments() -> None:
         read_clip("any.mp4", fps=0)
     with pytest.raises(ValueError, match="sample_rate must be positive"):
         read_clip("any.mp4", sample_rate=-1)
+
+
+def test_declared_length_checks() -> None:
+    """The container's own frame count or duration (Matroska's DURATION tag) exposes a silently short stream."""
+    from types import SimpleNamespace
+
+    from bench.media.io import _check_complete
+
+    times = [i / 25 for i in range(75)]
+    mpeg = SimpleNamespace(frames=0, duration=268200, time_base=Fraction(1, 90000), metadata={})
+    _check_complete(Path("ok.mpg"), mpeg, times, 0.04)  # 2.98 s declared, 3.00 s decoded
+    counted = SimpleNamespace(frames=75, duration=None, time_base=None, metadata={})
+    with pytest.raises(MediaError, match=r"short\.mp4: truncated, decoded 38 of the 75 frames"):
+        _check_complete(Path("short.mp4"), counted, times[:38], 0.04)
+    tagged = SimpleNamespace(frames=0, duration=None, time_base=None, metadata={"DURATION": "00:00:03.000000000"})
+    _check_complete(Path("ok.mkv"), tagged, times, 0.04)
+    with pytest.raises(MediaError, match=r"short\.mkv: truncated, video decodes to 2\.68 s but .* declares 3\.00 s"):
+        _check_complete(Path("short.mkv"), tagged, times[:67], 0.04)
+
+
+def test_concurrent_reads_still_detect_damage(tmp_path: Path) -> None:
+    """FFmpeg's log level is process-wide; overlapping readers must each still see their own file's damage."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = write_clip(tmp_path / "good.mkv", counter_clip(40, 25.0, size=(64, 64), audio=True))
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    level = av.logging.get_level()
+
+    def outcome(path: Path) -> str:
+        try:
+            return f"{read_clip(path).num_frames} frames"
+        except MediaError as exc:
+            return "truncated" if "truncated" in str(exc) else str(exc)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(outcome, [good, cut] * 6))
+    assert results == ["40 frames", "truncated"] * 6
+    assert av.logging.get_level() == level

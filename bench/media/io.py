@@ -10,14 +10,12 @@ Reading (:func:`read_clip`)
       variable-frame-rate source read at a fixed ``fps`` is fine; with ``fps=None`` (keep the native rate) it is
       refused when any frame interval differs from the nominal ``1 / source_fps`` by more than
       :data:`VFR_TOLERANCE` of it (plus the slack).
-    * Audio is downmixed to mono by averaging the channels (as librosa does), shifted so that sample 0 lies at the
-      first video frame's time (zero-padded or trimmed by the streams' start-time difference, recorded in
-      ``meta["audio_offset"]``), and resampled with **soxr** (libsoxr, "HQ" quality): it is librosa's default
-      resampler, so features computed here match reference pipelines that call ``librosa.load``, and it resamples
-      the whole signal at once without the priming delay of a streaming resampler. Audio is not trimmed or padded
-      to the video's length.
-    * Damage is refused, not papered over: FFmpeg errors while decoding, demuxer "corrupt packet" reports and fewer
-      frames than the stream declares all raise :class:`MediaError` naming the file.
+    * Audio is averaged to mono (as librosa does), shifted so that sample 0 lies at the first video frame (padded or
+      trimmed by the streams' start difference, ``meta["audio_offset"]``), resampled with **soxr** "HQ" (librosa's
+      default resampler, so features match pipelines built on ``librosa.load``; whole-signal, no streaming delay)
+      and clipped to [-1, 1]. It is not cut or padded to the video's length.
+    * Damage is refused: FFmpeg decode errors or corrupt-packet reports, and fewer frames or seconds than the video
+      stream declares, raise :class:`MediaError` naming the file.
 
 Writing (:func:`write_clip`)
     Lossless by default (codecs move PSNR/SSIM): FFV1 (``bgr0``) in ``.mkv``/``.avi``; RGB H.264 at qp 0
@@ -29,6 +27,7 @@ Writing (:func:`write_clip`)
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
@@ -69,18 +68,31 @@ def _open(path: str | os.PathLike[str]) -> tuple[Path, av.container.InputContain
         raise MediaError(f"{file}: not a readable media file, or a truncated one (FFmpeg: {exc.strerror})") from exc
 
 
+_LOG_LOCK = threading.Lock()
+_LOG_USERS = [0, None, True]  # readers capturing now, the log level and skip-repeated setting to restore after them
+
+
 @contextmanager
 def _ffmpeg_log() -> Iterator[list[tuple[int, str, str]]]:
-    """Collect FFmpeg warnings and errors of this thread while decoding (FFmpeg reports damage only in its log)."""
-    previous, skip = av.logging.get_level(), av.logging.get_skip_repeated()
-    av.logging.set_level(av.logging.WARNING)
-    av.logging.set_skip_repeated(False)  # else a message repeated from an earlier file would be held back
+    """Collect FFmpeg warnings and errors of this thread while decoding (FFmpeg reports damage only in its log).
+
+    The log level is process-wide: the first concurrent reader raises it, the last one restores it.
+    """
+    with _LOG_LOCK:
+        if _LOG_USERS[0] == 0:
+            _LOG_USERS[1:] = [av.logging.get_level(), av.logging.get_skip_repeated()]
+            av.logging.set_level(av.logging.WARNING)
+            av.logging.set_skip_repeated(False)  # else a message repeated from an earlier file is held back
+        _LOG_USERS[0] += 1
     try:
         with av.logging.Capture(True) as logs:
             yield logs
     finally:
-        av.logging.set_skip_repeated(skip)
-        av.logging.set_level(previous)
+        with _LOG_LOCK:
+            _LOG_USERS[0] -= 1
+            if _LOG_USERS[0] == 0:
+                av.logging.set_level(_LOG_USERS[1])
+                av.logging.set_skip_repeated(_LOG_USERS[2])
 
 
 def _rate(stream: av.video.stream.VideoStream) -> float | None:
@@ -96,32 +108,24 @@ class _Frames:
         self.times: list[float] = []  # source frame times, relative to the first one
         self.out: list[np.ndarray] = []
         self._held: av.VideoFrame | np.ndarray | None = None
-        self._t0: float | None = None
+        self.t0: float | None = None  # time of the first frame in the source's clock
         self._shape: tuple[int, int] | None = None
-
-    @property
-    def start(self) -> float:
-        """Time of the first decoded frame in the source's clock (0 before any frame)."""
-        return self._t0 or 0.0
-
-    def _held_rgb(self) -> np.ndarray:
-        if isinstance(self._held, av.VideoFrame):
-            self._held = self._held.to_ndarray(format="rgb24")
-        return self._held  # type: ignore[return-value]
 
     def _emit_until(self, end: float) -> None:
         """Emit the held frame for every output time strictly before ``end``."""
         assert self.fps is not None
         while self._held is not None and len(self.out) / self.fps < end:
-            self.out.append(self._held_rgb())
+            if isinstance(self._held, av.VideoFrame):  # converted only when first shown
+                self._held = self._held.to_ndarray(format="rgb24")
+            self.out.append(self._held)
 
     def add(self, frame: av.VideoFrame, index: int, fallback_fps: float) -> None:
         t = frame.time if frame.time is not None else index / fallback_fps
-        if self._t0 is None:
-            self._t0, self._shape = t, (frame.height, frame.width)
+        if self.t0 is None:
+            self.t0, self._shape = t, (frame.height, frame.width)
         if (frame.height, frame.width) != self._shape:
             raise MediaError(f"{self.file}: frame size changes mid-stream, {self._shape} to {frame.height, frame.width}")
-        rel = t - self._t0
+        rel = t - self.t0
         if self.times and rel < self.times[-1] - self.slack:
             raise MediaError(f"{self.file}: video timestamps go backwards at frame {index} ({rel:.3f} s)")
         self.times.append(rel)
@@ -140,9 +144,8 @@ class _Frames:
 def _audio_samples(frame: av.AudioFrame) -> np.ndarray:
     """One decoded audio frame as float ``[channels, n]`` in [-1, 1]."""
     arr = frame.to_ndarray()
-    channels = len(frame.layout.channels)
     if not frame.format.is_planar:
-        arr = arr.reshape(-1, channels).T
+        arr = arr.reshape(-1, len(frame.layout.channels)).T
     if arr.dtype in _INT_SCALE:
         return arr / _INT_SCALE[arr.dtype]
     if arr.dtype == np.uint8:
@@ -297,7 +300,7 @@ def read_clip(
     if got["chunks"]:
         stream = got["audio"]
         native_rate = int(stream.rate)
-        shift = got["audio_start"] - collected.start if got["audio_start"] is not None else 0.0
+        shift = got["audio_start"] - (collected.t0 or 0.0) if got["audio_start"] is not None else 0.0
         audio = _mono(file, got["chunks"], shift, native_rate, sample_rate)
         out_rate = sample_rate or native_rate
         meta.update(source_sample_rate=native_rate, audio_codec=stream.codec_context.name, audio_offset=shift)

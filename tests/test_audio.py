@@ -1,33 +1,16 @@
-"""bench.audio against its references: librosa/scipy (Wav2Lip), python_speech_features (SyncNet, Speech2Vid,
-ATnet), transcriptions of the reference window loops, hand-computed indices, and the real GRID clips."""
+"""bench.audio against its references: librosa/scipy (Wav2Lip mel), transcriptions of the reference window loops
+(Wav2Lip, speech-driven-animation), hand-computed indices, bad input, and the real GRID clips. The MFCC features are
+tested in test_audio_mfcc.py."""
 
 from __future__ import annotations
-
-import math
 
 import librosa
 import numpy as np
 import pytest
-import python_speech_features as psf
-import scipy.io.wavfile
 import scipy.signal
+from audio_helpers import SR, speechlike
 
 from bench import audio as A
-
-SR = 16000
-
-
-def speechlike(seconds: float, sr: int = SR, seed: int = 0) -> np.ndarray:
-    """Deterministic test signal: amplitude-modulated harmonics plus noise, with silent gaps."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sr)) / sr
-    f0 = 120 + 30 * np.sin(2 * np.pi * 0.7 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / sr
-    voice = sum(np.sin(k * phase) / k for k in range(1, 15))
-    envelope = np.clip(np.sin(2 * np.pi * 2.1 * t), 0, None) ** 2
-    x = 0.3 * envelope * voice + 0.01 * rng.standard_normal(t.size)
-    return (x / np.abs(x).max() * 0.8).astype(np.float32)
-
 
 # ---------------------------------------------------------------- Wav2Lip mel (SPECS B)
 
@@ -111,115 +94,6 @@ class TestWav2LipWindows:
             A.wav2lip_mel_windows(mel, 10, offset=-1, edge="error")
 
 
-# ---------------------------------------------------------------- SyncNet MFCC (SPECS M4)
-
-
-class TestSyncNetMFCC:
-    def test_equals_syncnet_pipeline(self, tmp_path) -> None:
-        pcm = np.round(speechlike(1.5) * 32767).astype(np.int16)
-        scipy.io.wavfile.write(tmp_path / "audio.wav", SR, pcm)
-        rate, data = scipy.io.wavfile.read(tmp_path / "audio.wav")  # as SyncNetInstance.evaluate
-        ref = np.stack([np.array(c) for c in zip(*psf.mfcc(data, rate), strict=True)])
-        got = A.syncnet_mfcc(pcm.astype(np.float32) / 32768)
-        assert got.shape == ref.shape == (13, 1 + math.ceil((pcm.size - 400) / 160))
-        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-4)  # float32 output of values up to ~40
-
-    def test_c0_depends_on_int16_scale(self) -> None:
-        wav = speechlike(0.5)
-        got = A.syncnet_mfcc(wav)
-        unscaled = psf.mfcc(wav.astype(np.float64), SR).T
-        np.testing.assert_allclose(got[0] - unscaled[0], 2 * np.log(32768.0), rtol=1e-5)  # log energy of x * 2^15
-        np.testing.assert_allclose(got[1:], unscaled[1:], atol=1e-3)
-
-    def test_windows_columns(self) -> None:
-        mfcc = np.tile(np.arange(120, dtype=np.float32), (13, 1))
-        win = A.syncnet_audio_windows(mfcc, 26)
-        assert win.shape == (26, 13, 20)
-        np.testing.assert_array_equal(win[:, 5, 0], 4 * np.arange(26))
-        np.testing.assert_array_equal(win[7, 2], np.arange(28, 48))
-        with pytest.raises(ValueError, match="need 120"):
-            A.syncnet_audio_windows(mfcc[:, :119], 26)
-
-    def test_num_windows_as_syncnet(self) -> None:
-        # SyncNetInstance.evaluate: min_length = min(frames, floor(samples / 640)); lastframe = min_length - 5
-        assert A.syncnet_num_windows(75, 48000) == 70
-        assert A.syncnet_num_windows(75, 47647) == 69  # audio 7 ms short of 74.5 frames
-        assert A.syncnet_num_windows(60, 48000) == 55
-        assert A.syncnet_num_windows(75, 144000, sample_rate=48000) == 70
-        wav = speechlike(3.0)[:47647]  # every counted window exists in the MFCC
-        assert A.syncnet_audio_windows(A.syncnet_mfcc(wav), A.syncnet_num_windows(75, wav.size)).shape == (69, 13, 20)
-
-
-# ---------------------------------------------------------------- Speech2Vid MFCC (SPECS A)
-
-
-class TestSpeech2Vid:
-    def test_equals_psf_with_matlab_parameters(self) -> None:
-        wav = speechlike(1.2)
-        padded = np.concatenate([np.zeros(SR), wav.astype(np.float64), np.zeros(SR)])
-        ref = psf.mfcc(
-            padded,
-            SR,
-            winlen=0.025,
-            winstep=0.01,
-            numcep=13,
-            nfilt=40,
-            nfft=512,
-            lowfreq=300,
-            highfreq=3700,
-            preemph=0.97,
-            ceplifter=22,
-            appendEnergy=False,
-            winfunc=np.hamming,
-        )
-        got = A.speech2vid_mfcc(wav)
-        n = 1 + math.ceil((wav.size + 2 * SR - 400) / 160)
-        assert got.shape == (12, n) and got.dtype == np.float32
-        np.testing.assert_allclose(got, ref[:, 1:].T, rtol=1e-5, atol=1e-4)
-
-    def test_padding_is_one_second_of_silence(self) -> None:
-        got = A.speech2vid_mfcc(speechlike(1.0))
-        silent = (SR - 400) // 160 + 1  # columns whose 25 ms window lies inside the leading 1 s of zeros
-        np.testing.assert_array_equal(got[:, :silent], np.repeat(got[:, :1], silent, axis=1))
-        assert not np.allclose(got[:, silent + 5], got[:, 0])
-
-    def test_start_index_by_hand(self) -> None:
-        assert [A.speech2vid_start_index(t) for t in range(4)] == [84, 88, 92, 96]
-        assert A.speech2vid_start_index(0, fps=50.0) == 83  # round(100 * 0.5 / 50 + 81.75)
-
-    def test_window_is_centred_on_its_frame(self) -> None:
-        k = 20
-        wav = np.zeros(SR * 2, np.float32)
-        centre = int((k + 0.5) / 25 * SR)
-        wav[centre - 8 : centre + 8] = 0.9  # 1 ms click at the centre of frame k
-        mfcc = A.speech2vid_mfcc(wav)
-        hit = np.abs(mfcc - mfcc[:, :1]).sum(axis=0)
-        click_col = int(np.round(np.average(np.arange(hit.size), weights=hit)))
-        win = A.speech2vid_windows(mfcc, 50)
-        assert win.shape == (50, 12, 35)
-        assert click_col - A.speech2vid_start_index(k) in (16, 17, 18)  # middle column of 35 is 17
-        np.testing.assert_array_equal(win[k], mfcc[:, 84 + 4 * k : 84 + 4 * k + 35])
-
-    def test_demo_alignment_equals_run_demo_loop(self) -> None:
-        wav = speechlike(1.6)  # 40 frames
-        mfcc = A.speech2vid_mfcc(wav)  # C(2:13, :) of the padded audio Z
-        # run_demo.m: for j = 1:4:size(C,2)-34, window C(2:13, j:j+34); output frame k shows padded time k / 25,
-        # i.e. frame k - 25 of the unpadded audio
-        demo = [mfcc[:, j : j + 35] for j in range(0, mfcc.shape[1] - 34, 4)]
-        got = A.speech2vid_windows(mfcc, 40, alignment="demo")
-        np.testing.assert_array_equal(got, np.stack(demo[25:65]))
-        assert [A.speech2vid_start_index(t, alignment="demo") for t in range(3)] == [100, 104, 108]
-        with pytest.raises(ValueError, match="alignment"):
-            A.speech2vid_windows(mfcc, 40, alignment="center")
-
-    def test_audio_too_short_for_frames(self) -> None:
-        mfcc = A.speech2vid_mfcc(np.zeros(SR, np.float32))  # 1 s of audio = 25 frames
-        assert mfcc.shape[1] == 299  # 1 + ceil((3 s - 25 ms) / 10 ms)
-        assert A.speech2vid_windows(mfcc, 46).shape == (46, 12, 35)  # frame 45: columns 264..298
-        with pytest.raises(ValueError, match="too short for 47 frames"):
-            A.speech2vid_windows(mfcc, 47)
-
-
 # ---------------------------------------------------------------- raw windows (SPECS C)
 
 
@@ -254,24 +128,6 @@ class TestRawWindows:
         win = A.raw_audio_windows(np.ones(1000, np.float32), SR, 10, fps=29.97)
         assert win.shape == (10, 3200) and win[9].sum() == 0 and win[0].sum() > 0
         assert win[0, : (3200 - 533) // 2].sum() == 0  # left padding (window - stride) // 2
-
-
-# ---------------------------------------------------------------- ATnet (SPECS D)
-
-
-def test_atnet_equals_demo_loop() -> None:
-    wav = speechlike(1.2)  # 30 video frames
-    speech = np.insert(wav.astype(np.float64), 0, np.zeros(1920))  # transcription of ATVGnet demo.py
-    speech = np.append(speech, np.zeros(1920))
-    mfcc = psf.mfcc(speech, 16000, winstep=0.01)
-    ref, ind = [], 3
-    while ind <= int(mfcc.shape[0] / 4) - 4:
-        ref.append(mfcc[(ind - 3) * 4 : (ind + 4) * 4, 1:])
-        ind += 1
-    got = A.atnet_mfcc_windows(wav, SR, 30)
-    assert got.shape == (30, 28, 12) and len(ref) == 29  # the demo loop drops the last frame
-    np.testing.assert_allclose(got[:29], np.stack(ref), rtol=1e-5, atol=1e-4)
-    assert np.isfinite(got[29]).all()
 
 
 # ---------------------------------------------------------------- resampling and indexing helpers

@@ -7,9 +7,9 @@ from bench.media.clip import Clip, MediaError
 __all__ = ["Clip", "MediaError"]
 
 try:  # the reader/writer module is added by the media I/O work; Clip works without it
-    from bench.media.io import read_clip, write_clip  # noqa: F401
+    from bench.media.io import probe, read_clip, write_clip  # noqa: F401
 
-    __all__ += ["read_clip", "write_clip"]
+    __all__ += ["probe", "read_clip", "write_clip"]
 except ModuleNotFoundError as exc:  # pragma: no cover - only while io.py does not exist
     if exc.name != "bench.media.io":
         raise

@@ -90,8 +90,11 @@ class TestWav2LipWindows:
             start = int(80.0 * ((k + 1 - 2) / 25.0))
             np.testing.assert_array_equal(train[k], mel[:, start : start + 16])
         assert train[0, 0, 0] == 0  # int(-3.2) = -3 clamped to step 0
-        with pytest.raises(ValueError, match="frame 0"):
+        with pytest.raises(ValueError, match="frame 0 .* starts at step -3"):
             A.wav2lip_mel_windows(mel, 10, offset=-1, edge="error")
+        np.testing.assert_array_equal(A.wav2lip_mel_windows(mel, 10, edge="error"), infer)  # all inside: same
+        with pytest.raises(ValueError, match="frame 11 .* starts at step 35"):  # 35 + 16 > 50 steps
+            A.wav2lip_mel_windows(self.coded_mel(50), 15, edge="error")
 
 
 # ---------------------------------------------------------------- raw windows (SPECS C)

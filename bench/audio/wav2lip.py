@@ -9,7 +9,8 @@ Known deviations, all below 1e-5 after normalisation or documented choices:
 * Wav2Lip pinned librosa 0.7, whose ``stft`` defaulted to ``pad_mode="reflect"`` and complex64; current librosa
   defaults to zero padding, so the reflect padding is passed explicitly, and the STFT runs in float64.
 * Frames whose window would start before mel step 0 (only with ``offset=-1`` at frame 0) are clamped to step 0;
-  the original training loader rejects such samples instead (``edge="error"`` reproduces that as a ValueError).
+  the original training loader rejects such samples instead (``edge="error"`` reproduces that as a ValueError,
+  and also for windows running past the end, which inference replaces by the last 16 steps).
 """
 
 from __future__ import annotations
@@ -109,19 +110,19 @@ def wav2lip_mel_windows(
 
     Window ``f`` starts at ``mel_start_index(f + offset, fps)``. ``offset=0`` is ``inference.py``; ``offset=-1``
     reproduces training's ``get_segmented_mels`` (frame k is paired with the window of frame k - 1). A window
-    running past the end is replaced by the last 16 steps, as inference does. A window starting before step 0
-    is clamped to step 0 with ``edge="clamp"``; ``edge="error"`` raises instead, as the training loader
-    rejects such samples.
+    running past the end is replaced by the last 16 steps, as inference does, and one starting before step 0 is
+    clamped to step 0 (``edge="clamp"``); ``edge="error"`` raises for either, as the training loader rejects
+    such samples.
 
     Args:
         mel: ``[80, N]`` spectrogram from :func:`wav2lip_mel`, N >= 16.
         num_frames: number of video frames to cut windows for.
         fps: video frame rate.
         offset: frame offset of the windows (0 inference, -1 training).
-        edge: what to do with a window starting before the first mel step.
+        edge: ``"clamp"`` or ``"error"``: what to do with a window that does not fit inside the mel.
 
     Raises:
-        ValueError: bad shapes or arguments, fewer than 16 mel steps, or (``edge="error"``) a negative start.
+        ValueError: bad shapes or arguments, fewer than 16 mel steps, or (``edge="error"``) a window outside.
     """
     mel = np.asarray(mel)
     if mel.ndim != 2 or mel.shape[0] != NUM_MELS:
@@ -135,9 +136,12 @@ def wav2lip_mel_windows(
     if edge not in ("clamp", "error"):
         raise ValueError(f"edge must be 'clamp' or 'error', got {edge!r}")
     starts = np.array([mel_start_index(f + int(offset), fps) for f in range(num_frames)], dtype=np.int64)
-    if edge == "error" and starts.min() < 0:
-        first = int(np.argmax(starts < 0))
-        raise ValueError(f"the mel window of frame {first} (offset {offset}) starts before the audio")
+    outside = (starts < 0) | (starts + MEL_STEP_SIZE > steps)
+    if edge == "error" and outside.any():
+        first = int(np.argmax(outside))
+        raise ValueError(
+            f"the mel window of frame {first} (offset {offset}) starts at step {starts[first]}, outside the {steps} mel steps"
+        )
     starts = np.clip(starts, 0, steps - MEL_STEP_SIZE)
     index = starts[:, None] + np.arange(MEL_STEP_SIZE)[None, :]
     return np.ascontiguousarray(mel[:, index].transpose(1, 0, 2), dtype=np.float32)

@@ -1,0 +1,1 @@
+"""Datasets: the built-in synthetic demo corpus "synthgrid" and dataset loaders."""

@@ -149,7 +149,13 @@ def test_resample_is_librosa_soxr_hq() -> None:
 def test_frame_to_sample_exact() -> None:
     assert [A.frame_to_sample(f, 25.0, SR) for f in (0, 1, 75)] == [0, 640, 48000]
     assert A.frame_to_sample(2997, 29.97, 48000) == 4_800_000  # no float drift: 2997 frames = 100 s
+    assert A.frame_to_sample(30, 30000 / 1001, 48000) == 48048
     assert A.num_video_frames(47647, SR) == 74 and A.num_video_frames(48000, SR) == 75
+    assert A.num_video_frames(0, SR) == 0 and A.num_video_frames(1000, 1000, fps=29.97) == 29
+    assert A.num_video_frames(4_800_000, 48000, fps=29.97) == 2997  # float 29.97 is 29.96999...: exact_fps
+    assert A.num_video_frames(1001 * 48, 48000, fps=30000 / 1001) == 30  # NTSC: 1.001 s is exactly 30 frames
+    with pytest.raises(ValueError, match="num_samples"):
+        A.num_video_frames(-1, SR)
 
 
 # ---------------------------------------------------------------- bad input

@@ -25,6 +25,15 @@ def check_fps(fps: float) -> float:
     return float(fps)
 
 
+def exact_fps(fps: float) -> Fraction:
+    """The rational frame rate a float stands for: 25.0 -> 25, 29.97 -> 2997/100, 30000/1001 -> 30000/1001.
+
+    The nearest fraction with denominator <= 10^6 recovers the intended rate from its float rounding, so frame and
+    sample counts at e.g. 29.97 fps land on whole numbers where they should.
+    """
+    return Fraction(check_fps(fps)).limit_denominator(1_000_000)
+
+
 def check_count(value: int, what: str, minimum: int = 1) -> int:
     """Return ``value`` as an int, or raise ValueError if it is not an integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
@@ -90,23 +99,27 @@ def to_rate(audio: np.ndarray, sample_rate: int, target_sr: int, min_samples: in
 def frame_to_sample(frame: int, fps: float, sample_rate: int) -> int:
     """First audio sample of video frame ``frame``: ``floor(frame * sample_rate / fps)``, computed exactly.
 
-    Frame ``t`` covers the time interval ``[t / fps, (t + 1) / fps)``; exact rational arithmetic keeps
-    e.g. 29.97 fps from drifting by rounding.
+    Frame ``t`` covers the time interval ``[t / fps, (t + 1) / fps)``; exact rational arithmetic
+    (:func:`exact_fps`) keeps e.g. 29.97 fps from drifting by rounding.
 
     Example:
         >>> frame_to_sample(3, 25.0, 16000)
         1920
     """
-    check_fps(fps)
+    rate = exact_fps(fps)
     sample_rate = check_sample_rate(sample_rate)
     if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)):
         raise ValueError(f"frame must be an integer, got {frame!r}")
-    exact = Fraction(int(frame)) * sample_rate / Fraction(fps)
-    return int(exact.__floor__())
+    return int((Fraction(int(frame)) * sample_rate / rate).__floor__())
 
 
 def num_video_frames(num_samples: int, sample_rate: int, fps: float = 25.0) -> int:
-    """How many whole video frames ``num_samples`` of audio span (the frame count audio of that length drives)."""
+    """How many whole video frames ``num_samples`` of audio span (the frame count audio of that length drives).
+
+    Example:
+        >>> num_video_frames(48000, 16000), num_video_frames(16639, 16000)
+        (75, 25)
+    """
+    num_samples = check_count(num_samples, "num_samples", minimum=0)
     sample_rate = check_sample_rate(sample_rate)
-    check_fps(fps)
-    return int((Fraction(int(num_samples)) * Fraction(fps) / sample_rate).__floor__())
+    return int((Fraction(num_samples) * exact_fps(fps) / sample_rate).__floor__())

@@ -53,5 +53,4 @@ def raw_audio_windows(
     padded = np.zeros(left + int(starts[-1]) + window, dtype=np.float64)
     usable = min(samples.size, padded.size - left)
     padded[left : left + usable] = samples[:usable]
-    index = starts[:, None] + np.arange(window)[None, :]
-    return padded[index].astype(np.float32)
+    return np.lib.stride_tricks.sliding_window_view(padded, window)[starts].astype(np.float32)

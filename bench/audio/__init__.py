@@ -2,7 +2,8 @@
 
 Ground floor: imports nothing of talkbench. Every function takes mono float samples (``Clip.audio``) and their
 rate, validates them (clear ``ValueError`` for empty, non-1-D, non-float or non-finite audio, or a bad rate) and
-resamples to the rate the reference uses.
+resamples (soxr HQ, as ``librosa.load``) to the 16 kHz the references use; ``raw_audio_windows`` keeps the rate it
+is given, since it is the model's. Video frame t covers ``[t / fps, (t + 1) / fps)`` (:func:`frame_to_sample`).
 
 ========================  =====================================  ==========================================
 feature                   function(s)                            reference

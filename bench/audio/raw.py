@@ -20,8 +20,8 @@ def raw_audio_windows(
 ) -> np.ndarray:
     """Cut one raw-audio window per video frame: float32 ``[num_frames, round(window_s * sample_rate)]``.
 
-    Audio shorter than ``num_frames`` frames is zero-padded at the end (sda pads the generated sequence the same
-    way); longer audio is ignored past the last window.
+    sda makes one frame per window the audio yields (``len // stride``); here the frame count is given, so audio
+    shorter than ``num_frames`` frames is zero-padded at the end and longer audio is ignored past the last window.
 
     Args:
         audio: mono float samples.

@@ -27,7 +27,13 @@ echo "torch==${TORCH_VERSION}" >"$CONSTRAINTS"
 if ! "$VPY" -c "import importlib.util as u, sys; sys.exit(u.find_spec('torchvision') is None)"; then
   [ -n "$TV_VERSION" ] && echo "torchvision==${TV_VERSION}" >>"$CONSTRAINTS"
 fi
-"$VPY" -m pip install -q -c "$CONSTRAINTS" -e ".[dev]"
+"$VPY" -m pip install -q -c "$CONSTRAINTS" -e ".[dev]" 2> >(grep -v "WARNING: Location" >&2)
 rm -f "$CONSTRAINTS"
 "$VPY" tools/patch_torchvision.py >/dev/null
+# Debian's headless Chromium for the HTML leaderboard test; skipped (the test then skips) without root or apt-get.
+if [ "${TALKBENCH_BROWSER:-auto}" != "no" ] && ! command -v chromedriver >/dev/null 2>&1 \
+   && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
+    || echo "note: could not install chromium; the browser test will be skipped"
+fi
 "$VPY" -c "import torch, torchvision, bench; print('talkbench ready: torch', torch.__version__, '| torchvision', torchvision.__version__)"

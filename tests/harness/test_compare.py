@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.cli import main
+from bench.compare import compare_runs, parse_tolerances
+
+
+def write_run(directory, values: dict[str, np.ndarray], directions: dict[str, bool | None]):
+    directory.mkdir(parents=True)
+    n = len(next(iter(values.values())))
+    table = pd.DataFrame({"video": [f"u{i}" for i in range(n)], "status": "ok", "reason": "", "speaker": "s1", **values})
+    table.to_csv(directory / "per_video.csv", index=False)
+    summary = {"metrics": {m: {"mean": float(np.nanmean(v)), "higher_is_better": directions[m]} for m, v in values.items()}}
+    (directory / "summary.json").write_text(json.dumps(summary))
+    return directory
+
+
+@pytest.fixture
+def runs(tmp_path):
+    rng = np.random.default_rng(0)
+    psnr = rng.normal(30, 2, 60)
+    lse = rng.normal(8, 0.5, 60)
+    a = write_run(tmp_path / "a", {"psnr": psnr, "lse-d": lse}, {"psnr": True, "lse-d": False})
+    # B: psnr drops by 1 dB on every video (a regression); lse-d drops by 0.5 (an improvement: lower is better)
+    b = write_run(tmp_path / "b", {"psnr": psnr - 1.0 + rng.normal(0, 0.1, 60), "lse-d": lse - 0.5},
+                  {"psnr": True, "lse-d": False})  # fmt: skip
+    return a, b
+
+
+def test_direction_aware_paired_bootstrap(runs):
+    a, b = runs
+    results = {r.metric: r for r in compare_runs(a, b)}
+    psnr, lse = results["psnr"], results["lse-d"]
+    assert psnr.worsening == pytest.approx(1.0, abs=0.05) and psnr.regressed and not psnr.improved
+    assert lse.worsening == pytest.approx(-0.5) and lse.improved and not lse.regressed
+    assert psnr.n == 60
+
+
+def test_tolerance_absorbs_a_small_change(runs):
+    a, b = runs
+    assert not {r.metric: r for r in compare_runs(a, b, {"psnr": 1.5})}["psnr"].regressed
+
+
+def test_cli_exit_codes(runs, capsys):
+    a, b = runs
+    assert main(["compare", str(a), str(b)]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSED" in out and "regression in: psnr" in out
+    assert main(["compare", str(a), str(b), "--tolerance", "psnr=2"]) == 0
+    assert main(["compare", str(b), str(a)]) == 1  # reversed: lse-d now regresses
+    assert main(["compare", str(a), str(a)]) == 0
+
+
+def test_parse_tolerances():
+    assert parse_tolerances("psnr=0.5, ssim=0.01") == {"psnr": 0.5, "ssim": 0.01}
+    with pytest.raises(ValueError, match="metric=value"):
+        parse_tolerances("psnr")
+
+
+def test_nan_videos_are_left_out_of_the_pairing(tmp_path):
+    a = write_run(tmp_path / "a", {"psnr": np.array([30.0, 31.0, math.nan])}, {"psnr": True})
+    b = write_run(tmp_path / "b", {"psnr": np.array([30.0, math.nan, 20.0])}, {"psnr": True})
+    (result,) = compare_runs(a, b)
+    assert result.n == 1 and result.worsening == 0.0
+
+
+def test_pytest_plugin_fails_on_regression(runs, pytester):
+    a, b = runs
+    pytester.makepyfile(
+        f"""
+        def test_good(talkbench_regression):
+            talkbench_regression({str(a)!r})
+
+        def test_bad(talkbench_regression):
+            talkbench_regression({str(b)!r})
+        """
+    )
+    result = pytester.runpytest("-p", "bench.pytest_plugin", "--talkbench-baseline", str(a), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*talkbench regression in psnr*"])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from bench.data.synth_speech import GRID_GRAMMAR
+from bench.data.synth_speech import GRID_GRAMMAR, Voice, synthesize_word
 from bench.data.synthetic import (
     MANIFEST_COLUMNS,
     Corpus,
@@ -58,6 +58,15 @@ def test_same_seed_gives_identical_files_serial_or_parallel(corpus: Corpus, tmp_
     assert len(first) == 2 + 4 * 3  # manifest, corpus.json, and a clip + two sidecars per utterance
     for name, data in first.items():
         assert data == second[name], name
+
+
+def test_espeak_output_does_not_depend_on_earlier_calls() -> None:
+    voice = Voice("en-us+f3", rate=200, pitch=60)
+    first, phones = synthesize_word("blue", voice)
+    synthesize_word("seven", Voice("en-us+m3"))
+    second, phones_again = synthesize_word("blue", voice)
+    assert np.array_equal(first, second) and phones == phones_again
+    assert [p.lstrip("'") for p, _ in phones if not p.startswith("_")] == ["b", "l", "u:"]
 
 
 def test_other_seed_gives_other_corpus(corpus: Corpus, tmp_path: Path) -> None:
@@ -138,7 +147,7 @@ def test_blinks_show_in_the_eye_aspect_ratio(clips: list) -> None:
 
 
 def test_dlib_finds_the_face_and_the_blinks(clips: list) -> None:
-    found, total, ear_open, ear_shut = 0, 0, [], []
+    found, total, ear_open, ear_shut, errors = 0, 0, [], [], []
     for clip in clips:
         closure = np.asarray(clip.meta["truth"]["eyelid_closure"])
         for k in range(0, clip.num_frames, 2):
@@ -147,10 +156,13 @@ def test_dlib_finds_the_face_and_the_blinks(clips: list) -> None:
             if len(boxes) == 0:
                 continue
             found += 1
-            ear = float(eye_aspect_ratio(predict_landmarks(clip.frames[k], boxes[0])))
+            points = predict_landmarks(clip.frames[k], boxes[0])
+            errors.append(np.linalg.norm(points - clip.meta["landmarks"][k], axis=1).mean())
+            ear = float(eye_aspect_ratio(points))
             (ear_shut if closure[k] >= 1.0 else ear_open if closure[k] == 0 else []).append(ear)
     assert found / total >= 0.95, f"dlib found the face on {found}/{total} frames"
     assert ear_shut and np.median(ear_shut) < 0.7 * np.median(ear_open)
+    assert np.mean(errors) < 1.5  # dlib puts the landmarks where the frames were warped to (pixels)
 
 
 def test_cli_writes_clips_and_manifest(tmp_path: Path) -> None:

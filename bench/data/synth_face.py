@@ -263,9 +263,10 @@ def _skin_mask(points: np.ndarray, size: int) -> np.ndarray:
     return cv2.GaussianBlur(mask, (0, 0), size / 60)
 
 
-def polygon_mask(points: np.ndarray, size: int, blur: float) -> np.ndarray:
-    """Anti-aliased float mask of a polygon, optionally blurred (sigma in pixels)."""
-    mask = np.zeros((size, size), np.uint8)
+def polygon_mask(points: np.ndarray, size: int | tuple[int, int], blur: float) -> np.ndarray:
+    """Anti-aliased float mask ``[H, W]`` of a polygon, optionally blurred (sigma in pixels)."""
+    shape = (size, size) if isinstance(size, int) else size
+    mask = np.zeros(shape, np.uint8)
     cv2.fillPoly(mask, [np.round(np.asarray(points) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
     out = mask.astype(np.float32) / 255
     return cv2.GaussianBlur(out, (0, 0), blur) if blur > 0 else out

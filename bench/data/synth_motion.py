@@ -140,13 +140,16 @@ def _paint_mouth(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
     size = frame.shape[0]
     inner = points[60:68]
     gap = float(np.mean(np.linalg.norm(inner[[1, 2, 3]] - inner[[7, 6, 5]], axis=1)))
-    if gap < 0.4:
-        return np.clip(np.round(frame), 0, 255).astype(np.uint8)
-    strength = min(1.0, (gap - 0.4) / 1.2)
-    cavity = polygon_mask(inner, size, 0) * strength
-    band = min(gap * 0.3, 0.05 * size)
-    teeth_pts = np.concatenate([inner[0:5], inner[3:0:-1] + [0.0, band]])  # upper inner lip and a lowered copy
-    teeth = polygon_mask(teeth_pts, size, 0) * cavity
-    out = frame * (1 - cavity[..., None]) + _CAVITY * cavity[..., None]
-    out = out * (1 - teeth[..., None]) + _TEETH * teeth[..., None]
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+    if gap >= 0.4:
+        x0, y0 = np.maximum(np.floor(inner.min(0)).astype(int) - 2, 0)
+        x1, y1 = np.minimum(np.ceil(inner.max(0)).astype(int) + 3, size)
+        if x1 > x0 and y1 > y0:
+            local = inner - (x0, y0)
+            band = min(gap * 0.3, 0.05 * size)
+            teeth_pts = np.concatenate([local[0:5], local[3:0:-1] + [0.0, band]])  # upper lip edge, lowered copy
+            cavity = polygon_mask(local, (y1 - y0, x1 - x0), 0)[..., None] * min(1.0, (gap - 0.4) / 1.2)
+            teeth = polygon_mask(teeth_pts, (y1 - y0, x1 - x0), 0)[..., None] * cavity
+            patch = frame[y0:y1, x0:x1]
+            patch = patch * (1 - cavity) + _CAVITY * cavity
+            frame[y0:y1, x0:x1] = patch * (1 - teeth) + _TEETH * teeth
+    return np.clip(np.round(frame), 0, 255).astype(np.uint8)

@@ -239,7 +239,8 @@ def synthesize_corpus(
     """Generate the corpus into ``out_dir`` (default: its place in the cache) and return it.
 
     Args:
-        out_dir: output folder; existing clips of the same names are overwritten.
+        out_dir: output folder; existing clips of the same names are overwritten. None: the corpus's place in
+            the cache (as used by :func:`demo_corpus`), replaced atomically.
         speakers: number of speakers (identity + voice each).
         sentences: GRID sentences per speaker.
         seed: the corpus is a function of this seed (and the other settings) only.
@@ -249,7 +250,13 @@ def synthesize_corpus(
         progress: show a progress bar on stderr.
     """
     config = SynthConfig(speakers, sentences, seed, size, duration)
-    root = Path(out_dir) if out_dir is not None else _cache_root(config)
+    if out_dir is None:
+        return _into_cache(config, workers, progress, replace=True)
+    return _generate(Path(out_dir), config, workers, progress)
+
+
+def _generate(root: Path, config: SynthConfig, workers: int | None, progress: bool) -> Corpus:
+    """Write every clip, then ``corpus.json`` and ``manifest.csv`` (last, so a manifest means a complete corpus)."""
     root.mkdir(parents=True, exist_ok=True)
     face_template()  # detect the template's landmarks once, before any worker needs them
     jobs = [(s, j) for s in range(config.speakers) for j in range(config.sentences)]
@@ -277,6 +284,24 @@ def synthesize_corpus(
     return load_corpus(root)
 
 
+def _into_cache(config: SynthConfig, workers: int | None, progress: bool, replace: bool) -> Corpus:
+    """Generate into a temporary sibling of the cache folder and rename it into place when complete.
+
+    An interrupted run never leaves a corpus that looks complete; of two concurrent runs, the first to finish wins.
+    """
+    root = _cache_root(config)
+    tmp = root.parent / f".{root.name}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    _generate(tmp, config, workers, progress)
+    if replace or not (root / "manifest.csv").is_file():
+        shutil.rmtree(root, ignore_errors=True)
+    try:
+        os.rename(tmp, root)
+    except OSError:  # another run put a complete corpus there first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return load_corpus(root)
+
+
 def _cache_root(config: SynthConfig) -> Path:
     return cache_dir(DATASET) / cache_key(dataset=DATASET, version=VERSION, **asdict(config))
 
@@ -290,27 +315,12 @@ def demo_corpus(
     workers: int | None = None,
     progress: bool = False,
 ) -> Corpus:
-    """The cached corpus for these settings: generated once under ``$TALKBENCH_CACHE/synthgrid``, then reused.
-
-    Generation goes to a temporary sibling folder renamed into place when complete, so an interrupted or concurrent
-    run never leaves a half-written corpus behind.
-    """
+    """The cached corpus for these settings: generated once under ``$TALKBENCH_CACHE/synthgrid``, then reused."""
     config = SynthConfig(speakers, sentences, seed, size, duration)
     root = _cache_root(config)
     if (root / "manifest.csv").is_file():
         return load_corpus(root)
-    tmp = root.parent / f".{root.name}.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    synthesize_corpus(tmp, speakers, sentences, seed, size, duration, workers, progress)
-    try:
-        if root.is_dir() and not any(root.iterdir()):
-            root.rmdir()
-        os.rename(tmp, root)
-    except OSError:  # another process finished first: keep its corpus
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (root / "manifest.csv").is_file():
-            raise
-    return load_corpus(root)
+    return _into_cache(config, workers, progress, replace=False)
 
 
 def load_corpus(root: str | os.PathLike[str]) -> Corpus:

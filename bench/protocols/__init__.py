@@ -137,12 +137,17 @@ def available(directory: Path | None = None) -> list[str]:
 
 
 def load_protocol(protocol_id: str, directory: Path | None = None) -> Protocol:
-    """Load ``name-vN``, or ``name`` for its latest version, checking the checksum and every field.
+    """Load ``name-vN``, ``name`` (its latest version) or a path to a ``.toml`` protocol file, checking everything.
+
+    A protocol file outside the package resolves its ``include`` among the files beside it (or in ``directory``).
 
     Raises:
         KeyError: no such protocol (the message lists close names).
         ProtocolError: malformed, or edited without a version bump (checksum mismatch).
     """
+    if protocol_id.endswith(".toml") and Path(protocol_id).is_file():  # a user's own protocol file
+        path = Path(protocol_id).resolve()
+        return _build(_load_merged(path, directory or path.parent, ()), path)
     directory = directory or PROTOCOL_DIR
     path = _resolve(protocol_id, directory)
     data = _load_merged(path, directory, ())
@@ -196,10 +201,10 @@ def _load_merged(path: Path, directory: Path, chain: tuple[str, ...]) -> dict[st
         raise ProtocolError(f"{path}: include cycle {' -> '.join((*chain, path.stem, include))}")
     if not _FILE_NAME.match(include):
         raise ProtocolError(f"{path}: include must name an exact version ('name-vN'), got {include!r}")
-    try:
-        base_path = _resolve(include, directory)
-    except KeyError as exc:
-        raise ProtocolError(f"{path}: includes {include!r}, which does not exist") from exc
+    candidates = [d / f"{include}.toml" for d in dict.fromkeys((directory, PROTOCOL_DIR))]
+    base_path = next((c for c in candidates if c.is_file()), None)
+    if base_path is None:
+        raise ProtocolError(f"{path}: includes {include!r}, which does not exist")
     base = _load_merged(base_path, directory, (*chain, path.stem))
     base = {k: v for k, v in base.items() if k not in ("checksum", "include", "name", "version", "description")}
     return {**_merge(base, data), "checksum": recorded, "include": include}

@@ -1,0 +1,142 @@
+"""PSNR: peak signal-to-noise ratio between generated and reference frames, in dB (higher is better).
+
+Per frame ``10 log10(data_range^2 / MSE)`` with MSE over all pixels and channels, as
+``skimage.metrics.peak_signal_noise_ratio`` (https://github.com/scikit-image/scikit-image, ``skimage/metrics/
+simple_metrics.py``) computes it; frames are batched in torch (float64, CPU or CUDA).
+
+Aggregation over a clip (option ``aggregate``):
+
+* ``"frame-mean"`` (default): the mean of per-frame PSNR, what a loop over frames with scikit-image or torchmetrics
+  gives and what most talking-face evaluation scripts report. A frame identical to its reference has infinite PSNR,
+  so the clip's value is then infinite too; ``extras["frames_identical"]`` counts them.
+* ``"mse-mean"``: the PSNR of the mean MSE over frames, as Vougioukas' fae (``fae/utils.py``) computes it
+  (variant ``psnr-fae``, grey frames). It is lower than or equal to the frame mean (Jensen) and finite unless every
+  frame is identical.
+
+Colour (option ``colour``): ``"rgb"`` (default, all three channels, scikit-image with ``channel_axis=-1``) or
+``"grey"`` (BT.601 luma rounded to uint8 as OpenCV's ``RGB2GRAY``, what fae scores). Deviations from the
+reference: none in the arithmetic; regions, length and size policies are talkbench's (see ``metrics._regions``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, cast
+
+import numpy as np
+import torch
+
+import metrics
+from metrics._frames import as_batch, check_choice, check_pair
+from metrics._regions import check_options, paired_regions
+from metrics.base import Item, Metric, Need, Score
+
+AGGREGATES = ("frame-mean", "mse-mean")
+
+
+def frame_mse(
+    generated: np.ndarray | torch.Tensor, reference: np.ndarray | torch.Tensor, *, device: str = "cpu"
+) -> torch.Tensor:
+    """Mean squared error of each frame pair, float64 ``[T]``, over all pixels and channels.
+
+    Args:
+        generated: frames ``[T, H, W]`` or ``[T, H, W, C]`` (any real dtype; uint8 for video frames).
+        reference: frames of the same shape.
+        device: torch device for the computation.
+    """
+    check_pair(generated, reference)
+    diff = as_batch(generated, device, torch.float64) - as_batch(reference, device, torch.float64)
+    return diff.square().flatten(1).mean(dim=1)
+
+
+def psnr_from_mse(mse: torch.Tensor, data_range: float) -> torch.Tensor:
+    """``10 log10(data_range^2 / mse)``: infinite where ``mse`` is 0."""
+    if not data_range > 0:
+        raise ValueError(f"data_range must be positive, got {data_range}")
+    return 10.0 * torch.log10(data_range**2 / mse)
+
+
+def psnr(
+    generated: np.ndarray | torch.Tensor,
+    reference: np.ndarray | torch.Tensor,
+    *,
+    data_range: float,
+    device: str = "cpu",
+) -> torch.Tensor:
+    """Per-frame PSNR in dB, float64 ``[T]``; equals ``skimage.metrics.peak_signal_noise_ratio`` frame by frame.
+
+    Args:
+        generated: frames ``[T, H, W]`` or ``[T, H, W, C]``.
+        reference: frames of the same shape.
+        data_range: the span of pixel values, 255 for uint8 frames (never guessed from the data).
+        device: torch device for the computation.
+
+    Example:
+        >>> a = np.zeros((1, 4, 4), np.uint8); b = a.copy(); b[0, 0, 0] = 16
+        >>> round(float(psnr(a, b, data_range=255)[0]), 4)
+        36.1236
+    """
+    return psnr_from_mse(frame_mse(generated, reference, device=device), data_range)
+
+
+VARIANTS: dict[str, dict[str, str]] = {
+    "psnr": {},
+    "psnr-grey": {"colour": "grey"},
+    "psnr-fae": {"colour": "grey", "aggregate": "mse-mean"},
+    "psnr-lower": {"region": "lower-half"},
+    "psnr-face": {"region": "face"},
+    "psnr-mouth": {"region": "mouth"},
+}
+
+
+@metrics.variants(VARIANTS)
+class PSNR(Metric):
+    """PSNR of the generated clip against the reference, in dB, on uint8 frames (data range 255).
+
+    Inputs: ``Item.generated.frames`` and ``Item.reference.frames``, uint8 ``[T, H, W, 3]``. Higher is better.
+
+    Args:
+        region: ``"full"``, ``"lower-half"``, ``"face"`` (aligned 128 px) or ``"mouth"`` (128x64).
+        colour: ``"rgb"`` or ``"grey"``.
+        aggregate: ``"frame-mean"`` (mean of per-frame PSNR) or ``"mse-mean"`` (PSNR of the mean MSE).
+        length_policy: ``"truncate"`` (score the shorter length, count the rest) or ``"error"``.
+        device: torch device.
+
+    Example:
+        >>> import numpy as np, metrics
+        >>> from bench.media import Clip
+        >>> ref = Clip(np.full((3, 8, 8, 3), 100, np.uint8))
+        >>> gen = Clip(np.full((3, 8, 8, 3), 110, np.uint8))
+        >>> round(metrics.score("psnr", gen, ref)["psnr"], 3)
+        28.131
+    """
+
+    name: ClassVar[str] = "psnr"
+    higher_is_better: ClassVar[bool] = True
+    needs: ClassVar[frozenset[Need]] = frozenset({Need.REFERENCE})
+    differentiable: ClassVar[bool] = True
+    score_range: ClassVar[tuple[float | None, float | None]] = (0.0, None)
+    data_range: ClassVar[float] = 255.0
+
+    def __init__(
+        self,
+        region: str = "full",
+        colour: str = "rgb",
+        aggregate: Literal["frame-mean", "mse-mean"] = "frame-mean",
+        length_policy: str = "truncate",
+        device: str = "cpu",
+    ) -> None:
+        super().__init__(device)
+        check_choice("aggregate", aggregate, AGGREGATES)
+        check_options(region, colour, length_policy)
+        self.region, self.colour, self.aggregate, self.length_policy = region, colour, aggregate, length_policy
+
+    def score(self, item: Item) -> Score:
+        """PSNR of one item over the frames of its region."""
+        pair = paired_regions(item, self.region, self.colour, self.length_policy)
+        mse = frame_mse(pair.generated, cast(np.ndarray, pair.reference), device=self.device)
+        if self.aggregate == "mse-mean":
+            value = float(psnr_from_mse(mse.mean(), self.data_range))
+        else:
+            value = float(psnr_from_mse(mse, self.data_range).mean())
+        extras = {**pair.extras(), "frames_identical": float((mse == 0).sum())}
+        return Score(value, pair.frames, extras=extras)

@@ -132,8 +132,31 @@ def test_mouth_opening_follows_audio_energy(clips: list) -> None:
         words = clip.meta["words"]
         t = (np.arange(clip.num_frames) + 0.5) / clip.fps
         silent = (t < words[0][1] - 0.06) | (t > words[-1][2] + 0.06)
-        assert silent.sum() >= 3 and gap[silent].max() < 0.5  # lips shut before and after the sentence
+        assert silent.sum() >= 3 and gap[silent].max() < min(0.6, gap.min() + 0.05)  # shut before and after it
         assert gap.max() > 5.0  # and wide open somewhere (pixels at 128x128)
+
+
+def _dominant_phone(phones: list, k: int, fps: float) -> str | None:
+    """The phone covering at least half of frame ``k``."""
+    for phone, start, end in phones:
+        if min(end, (k + 1) / fps) - max(start, k / fps) >= 0.5 / fps:
+            return phone
+    return None
+
+
+def test_lips_close_on_bilabials_and_open_wide_on_open_vowels(clips: list) -> None:
+    gaps: dict[str, list[float]] = {"bilabial": [], "open": [], "close": []}
+    classes = {"p": "bilabial", "b": "bilabial", "m": "bilabial", "aI": "open", "aU": "open", "a": "open",
+               "A:": "open", "V": "open", "i:": "close", "I": "close", "u:": "close", "i": "close"}  # fmt: skip
+    for clip in clips:
+        gap = _lip_gap(clip.meta["landmarks"])
+        for k in range(clip.num_frames):
+            phone = _dominant_phone(clip.meta["truth"]["phones"], k, clip.fps)
+            if phone in classes:
+                gaps[classes[phone]].append(gap[k] - (gap.min() if classes[phone] == "bilabial" else 0))
+    assert len(gaps["bilabial"]) >= 2 and max(gaps["bilabial"]) < 0.05  # as shut as the lips ever are
+    assert len(gaps["open"]) >= 4 and len(gaps["close"]) >= 4
+    assert np.mean(gaps["open"]) > 1.5 * np.mean(gaps["close"])
 
 
 def test_blinks_show_in_the_eye_aspect_ratio(clips: list) -> None:

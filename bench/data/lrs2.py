@@ -117,7 +117,8 @@ def list_records(root: str | Path, name: str, subset: str = "main") -> list[Utte
 def pair_records(root: str | Path, pairs_file: str | Path) -> list[UtteranceRecord]:
     """Wav2Lip's cross-audio pairs: each line ``<video> <audio source>`` (entries of ``main/``).
 
-    The record's ``video_path`` gives the identity frames and ``audio_path`` the video whose audio drives it.
+    The record's ``video_path`` gives the identity frames and ``audio_path`` the video whose audio drives it; the
+    transcript is the audio source's.
     """
     path = Path(pairs_file)
     if not path.is_absolute():
@@ -138,8 +139,10 @@ def pair_records(root: str | Path, pairs_file: str | Path) -> list[UtteranceReco
         for file in (video, audio):
             if not file.is_file():
                 raise FileNotFoundError(f"{path}:{number}: {file} does not exist")
+        txt = audio.with_suffix(".txt")
+        transcript = read_transcript(txt)[0] if txt.is_file() else None  # the words spoken are the audio's
         records.append(UtteranceRecord(
-            f"{safe_id(parts[0])}__{safe_id(parts[1])}", parts[0].split("/")[0], DATASET, video, audio, None, None,
+            f"{safe_id(parts[0])}__{safe_id(parts[1])}", parts[0].split("/")[0], DATASET, video, audio, transcript, None,
             {"entry": parts[0], "audio_entry": parts[1], "subset": "main", "pair_line": number},
         ))  # fmt: skip
     return unique_ids(records, path)

@@ -18,7 +18,6 @@ form the ``adapt`` split (adaptation clips), the rest stay in ``test``; the two 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -43,11 +42,6 @@ def hash_fraction(seed: int, utterance_id: str) -> float:
     return int(digest[:13], 16) / float(16**13)
 
 
-@functools.lru_cache(maxsize=8)
-def _scan_cached(dataset: str, root: str, stamp: float) -> tuple[UtteranceRecord, ...]:
-    return tuple(SCANNERS[dataset](Path(root)))
-
-
 def dataset_records(dataset: str, root: str | Path | None) -> list[UtteranceRecord]:
     """Every record of ``dataset`` under ``root`` (synthgrid: None means the cached demo corpus)."""
     if dataset == "synthgrid":
@@ -59,7 +53,7 @@ def dataset_records(dataset: str, root: str | Path | None) -> list[UtteranceReco
     path = Path(root).resolve()
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: {dataset} root folder not found")
-    return list(_scan_cached(dataset, str(path), path.stat().st_mtime))
+    return SCANNERS[dataset](path)
 
 
 def _pool(protocol: Protocol, spec: SplitSpec, root: str | Path | None) -> list[UtteranceRecord]:

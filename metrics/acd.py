@@ -56,22 +56,23 @@ def acd_consistency(frames: np.ndarray, distance: DistanceName = "euclidean") ->
 
 
 class _OpenFace:
-    """OpenFace embeddings of aligned faces; weights loaded once per device."""
+    """OpenFace embeddings of aligned faces; the network is loaded once per device and weights file version."""
 
-    _nets: ClassVar[dict[str, torch.nn.Module]] = {}
+    _nets: ClassVar[dict[tuple[str, str, int], torch.nn.Module]] = {}
 
     @classmethod
     def net(cls, device: str) -> torch.nn.Module:
-        if device not in cls._nets:
-            from bench import weights
-            from metrics.networks.openface import build_openface
+        from bench import weights
+        from metrics.networks.openface import build_openface
 
-            try:
-                state = weights.load_state_dict("openface-nn4.small2")
-            except weights.WeightsMissingError as exc:
-                raise MetricError(f"OpenFace weights are missing: {exc}") from exc
-            cls._nets[device] = build_openface(state).to(device)
-        return cls._nets[device]
+        try:
+            path = weights.path("openface-nn4.small2")
+        except weights.WeightsMissingError as exc:
+            raise MetricError(f"OpenFace weights are missing: {exc}") from exc
+        key = (device, str(path), path.stat().st_mtime_ns)
+        if key not in cls._nets:
+            cls._nets[key] = build_openface(weights.load_state_dict("openface-nn4.small2")).to(device)
+        return cls._nets[key]
 
     @classmethod
     def embed_faces(cls, faces: np.ndarray, device: str) -> np.ndarray:

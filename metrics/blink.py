@@ -22,7 +22,7 @@ versions (0.072 in SPECS' commit, 0.0425 later); 0.072 is used.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, NamedTuple
 
 import numpy as np
 from scipy.signal import find_peaks
@@ -35,6 +35,21 @@ Statistic = Literal["rate", "duration", "count"]
 Detector = Literal["offline", "online"]
 
 
+class Blink(NamedTuple):
+    """One detected blink (frame indices).
+
+    Attributes:
+        start: where the blink's duration starts (the detector's rule).
+        onset: when the eye closes: the frame before the steepest EAR drop (offline), the first frame below the
+            threshold (online). This is what is compared with known blink onsets.
+        end: where it ends; the duration is ``end - start`` frames.
+    """
+
+    start: int
+    onset: int
+    end: int
+
+
 def fill_gaps(values: np.ndarray) -> np.ndarray:
     """Replace NaN by linear interpolation between valid neighbours (nearest value at the ends)."""
     values = np.asarray(values, np.float64)
@@ -45,8 +60,8 @@ def fill_gaps(values: np.ndarray) -> np.ndarray:
     return np.interp(index, index[valid], values[valid])
 
 
-def offline_blinks(ear: np.ndarray, height: float = 0.072, distance: int = 4) -> list[tuple[int, int]]:
-    """Blinks ``(start, end)`` (frame indices) of an EAR signal by the offline derivative-peak detector."""
+def offline_blinks(ear: np.ndarray, height: float = 0.072, distance: int = 4) -> list[Blink]:
+    """Blinks of an EAR signal by the offline derivative-peak detector."""
     ear = np.asarray(ear, np.float64)
     if len(ear) < 2:
         return []
@@ -67,24 +82,23 @@ def offline_blinks(ear: np.ndarray, height: float = 0.072, distance: int = 4) ->
             end = len(ear) - 1
         else:
             continue
-        blinks.append((start, end))
+        blinks.append(Blink(start, int(p), end))
     return blinks
 
 
-def online_blinks(
-    ear: np.ndarray, threshold: float = 0.2, consecutive: int = 2, tolerance: float = 0.01
-) -> list[tuple[int, int]]:
-    """Blinks ``(start, end)`` of an EAR signal by the online threshold detector, frame by frame."""
-    blinks: list[tuple[int, int]] = []
-    last, counter, closed, in_blink = 0.0, 0, 0, False
+def online_blinks(ear: np.ndarray, threshold: float = 0.2, consecutive: int = 2, tolerance: float = 0.01) -> list[Blink]:
+    """Blinks of an EAR signal by the online threshold detector, frame by frame."""
+    blinks: list[Blink] = []
+    last, counter, closed, in_blink, first_closed = 0.0, 0, 0, False, 0
     for t, value in enumerate(np.asarray(ear, np.float64)):
         counter += 1
         if in_blink:
             if value - last > tolerance and value > threshold:
-                blinks.append((t - counter, t))
+                blinks.append(Blink(t - counter, first_closed, t))
                 counter, closed, in_blink = 0, 0, False
         else:
             if value < threshold:
+                first_closed = t if closed == 0 else first_closed
                 closed += 1
             else:
                 closed = 0
@@ -95,9 +109,9 @@ def online_blinks(
     return blinks
 
 
-def blink_statistics(blinks: list[tuple[int, int]], num_frames: int, fps: float) -> dict[str, float]:
+def blink_statistics(blinks: list[Blink], num_frames: int, fps: float) -> dict[str, float]:
     """Count, rate (per second) and mean duration (seconds; NaN without blinks) of blinks lasting > 0 frames."""
-    durations = [end - start for start, end in blinks if end > start]
+    durations = [b.end - b.start for b in blinks if b.end > b.start]
     return {
         "count": float(len(durations)),
         "rate": len(durations) * fps / num_frames,
@@ -125,7 +139,7 @@ class Blinks(Metric):
         >>> import numpy as np
         >>> ear = np.r_[np.full(8, 0.3), 0.31, 0.3, 0.05, 0.05, 0.3, 0.32, np.full(8, 0.3)]
         >>> offline_blinks(ear), online_blinks(ear)
-        ([(8, 13)], [(8, 12)])
+        ([Blink(start=8, onset=9, end=13)], [Blink(start=8, onset=10, end=12)])
     """
 
     name: ClassVar[str] = "blink-rate"

@@ -90,5 +90,5 @@ def embed_image(image: np.ndarray, upsample: int | None = None) -> np.ndarray:
     boxes, _ = detect_faces(image, "hog", steps)
     if len(boxes) == 0:
         raise FaceNotFoundError(f"no face detected in the {image.shape[1]}x{image.shape[0]} image")
-    points = predict_landmarks(image, boxes[0])
+    points = predict_landmarks(image, boxes[0], TrackSettings().landmark_min_size)
     return descriptors([image], [boxes[0]], [points])[0]

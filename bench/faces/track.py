@@ -5,7 +5,8 @@ last detection box and its landmarks' bounding box), and the landmarks of frame 
 re-detected when (a) k frames have passed, (b) the box rebuilt from the new landmarks overlaps the box they were
 predicted in by less than ``min_iou`` (drift), or (c) the face patch no longer matches the patch at the last
 detection (normalised cross-correlation below ``min_similarity``: the face left, the frame went blank, a cut). A
-frame where the detector finds no face is recorded as missing with a reason; frames are never dropped.
+frame where the detector finds no face is first tracked backwards from the next face found (same checks); if that
+fails too it is recorded as missing with a reason. Frames are never dropped.
 """
 
 from __future__ import annotations
@@ -36,14 +37,17 @@ class TrackSettings:
         detect_every: run the detector at least every this many frames (1: per-frame detection).
         min_iou: re-detect when the landmark box drifts below this IoU with the tracked box.
         min_similarity: re-detect when the face patch's correlation with the last detected one drops below this.
+        landmark_min_size: faces narrower than this (px) get landmarks on an upscaled crop (see
+            :func:`bench.faces.landmarks.predict_landmarks`); 0 disables.
     """
 
     detector: DetectorName = "hog"
     upsample: int | None = None
     threshold: float = 0.0
-    detect_every: int = 10
+    detect_every: int = 15
     min_iou: float = 0.5
     min_similarity: float = 0.5
+    landmark_min_size: float = 256.0
 
     def __post_init__(self) -> None:
         if self.detector not in ("hog", "cnn"):
@@ -125,7 +129,7 @@ class _Tracker:
     def follow(self, gray: np.ndarray, previous: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Landmarks in the box carried over from ``previous``; None on drift or loss."""
         box = self.box_from_landmarks(previous)
-        points = predict_landmarks(gray, box)
+        points = predict_landmarks(gray, box, self.s.landmark_min_size)
         new_box = self.box_from_landmarks(points)
         if box_iou(box, new_box) < self.s.min_iou:
             return None
@@ -145,7 +149,7 @@ class _Tracker:
             overlaps = [box_iou(hint, b) for b in boxes]
             best = int(np.argmax(overlaps)) if max(overlaps) > 0 else 0
         box = boxes[best]
-        points = predict_landmarks(gray, box)
+        points = predict_landmarks(gray, box, self.s.landmark_min_size)
         lb = landmark_box(points)
         size = np.array([lb[2] - lb[0], lb[3] - lb[1]] * 2, np.float32)
         self.offset = (box - lb) / np.maximum(size, 1.0)
@@ -154,11 +158,14 @@ class _Tracker:
 
     def run(self) -> dict[str, np.ndarray]:
         n = self.frames.shape[0]
-        boxes = np.full((n, 4), np.nan, np.float32)
-        landmarks = np.full((n, 68, 2), np.nan, np.float32)
-        found = np.zeros(n, bool)
-        detected = np.zeros(n, bool)
-        reasons = np.full(n, "", dtype="<U64")
+        out = {
+            "boxes": np.full((n, 4), np.nan, np.float32),
+            "landmarks": np.full((n, 68, 2), np.nan, np.float32),
+            "found": np.zeros(n, bool),
+            "detected": np.zeros(n, bool),
+            "reasons": np.full(n, "", dtype="<U64"),
+        }
+        states: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}  # frame -> (offset, template) in force
         previous: np.ndarray | None = None
         last_detection = -(10**9)
         for t in range(n):
@@ -167,17 +174,40 @@ class _Tracker:
             if previous is not None and t - last_detection < self.s.detect_every:
                 result = self.follow(gray, previous)
             if result is None:
-                detected[t] = True
+                out["detected"][t] = True
                 hint = self.box_from_landmarks(previous) if previous is not None else None
                 try:
                     result = self.detect(self.frames[t], gray, hint)
                 except LookupError as exc:
-                    reasons[t], previous = str(exc), None
+                    out["reasons"][t], previous = str(exc), None
                     continue
                 last_detection = t
-            boxes[t], landmarks[t] = result
-            found[t], previous = True, result[1]
-        return {"boxes": boxes, "landmarks": landmarks, "found": found, "detected": detected, "reasons": reasons}
+            out["boxes"][t], out["landmarks"][t] = result
+            out["found"][t], previous = True, result[1]
+            states[t] = (self.offset, self.template)
+        self.backfill(out, states)
+        return out
+
+    def backfill(self, out: dict[str, np.ndarray], states: dict[int, tuple[np.ndarray, np.ndarray | None]]) -> None:
+        """Track backwards into runs of frames where detection failed, from the face found right after them.
+
+        Each filled frame passes the same drift and appearance checks as forward tracking, so blank or faceless
+        frames stay missing; the detector's misses on real faces (HOG fails on some frames) are recovered.
+        """
+        found = out["found"]
+        for b in range(len(found) - 1, 0, -1):
+            if not found[b] or found[b - 1]:
+                continue
+            self.offset, self.template = states[b]
+            previous = out["landmarks"][b]
+            t = b - 1
+            while t >= 0 and not found[t]:
+                result = self.follow(to_gray(self.frames[t]), previous)
+                if result is None:
+                    break
+                out["boxes"][t], out["landmarks"][t] = result
+                found[t], out["reasons"][t], previous = True, "", result[1]
+                t -= 1
 
 
 def track(clip: Clip, settings: TrackSettings | None = None, *, cache: bool = True) -> FaceTrack:

@@ -71,7 +71,7 @@ def closure_track(blinks: list[tuple[int, int]], num_frames: int) -> np.ndarray:
     closure = np.zeros(num_frames)
     for onset, duration in blinks:
         k = np.arange(duration)
-        pulse = np.minimum(1.0, 1.4 * np.sin(np.pi * (k + 0.5) / duration))
+        pulse = np.minimum(1.0, 1.6 * np.sin(np.pi * (k + 0.5) / duration) ** 0.7)
         end = min(onset + duration, num_frames)
         closure[onset:end] = np.maximum(closure[onset:end], pulse[: end - onset])
     return closure
@@ -109,7 +109,7 @@ def local_landmarks(neutral: np.ndarray, opening: np.ndarray, width: np.ndarray,
     pts = np.repeat(base[None], len(opening), axis=0)
     pts[..., 1] += o * (0.42 * mouth_w * drop - 0.06 * mouth_w * raise_)
     pts[..., 0] += width[:, None] * 0.07 * mouth_w * spread
-    c = closure[:, None, None] * 0.85
+    c = closure[:, None, None] * 0.9
     for upper, lower in (((37, 38), (41, 40)), ((43, 44), (47, 46))):
         up, lo = base[list(upper)], base[list(lower)]
         pts[:, list(upper)] = up + c * (lo - up)
@@ -123,16 +123,46 @@ def pose_points(points: np.ndarray, poses: np.ndarray) -> np.ndarray:
     return np.einsum("tij,tkj->tki", poses[:, :, :2], points) + poses[:, None, :, 2]
 
 
-def render_frames(identity: Identity, local: np.ndarray, poses: np.ndarray) -> np.ndarray:
-    """Draw the frames uint8 ``[T, H, W, 3]``: mesh warp, the mouth's inside and the head pose."""
+def render_frames(identity: Identity, local: np.ndarray, poses: np.ndarray, closure: np.ndarray) -> np.ndarray:
+    """Draw the frames uint8 ``[T, H, W, 3]``: mesh warp, the mouth's inside, closed eyelids and the head pose."""
     size = identity.image.shape[0]
     warper = MeshWarper(identity.landmarks, size)
     posed = pose_points(local, poses)
     frames = np.empty((len(local), size, size, 3), np.uint8)
     for k in range(len(local)):
         frame = warper.warp(identity.image, local[k], poses[k]).astype(np.float32)
+        if closure[k] > 0:
+            _paint_eyelids(frame, posed[k], float(closure[k]))
         frames[k] = _paint_mouth(frame, posed[k])
     return frames
+
+
+def _paint_eyelids(frame: np.ndarray, points: np.ndarray, closure: float) -> None:
+    """Cover what is left of each closing eye with eyelid skin and draw the lash line (in place)."""
+    size = frame.shape[0]
+    line = max(1, int(round(size / 128)))
+    for eye, brow in ((slice(36, 42), [19, 20]), (slice(42, 48), [23, 24])):
+        pts = points[eye]
+        width = float(np.linalg.norm(pts[3] - pts[0]))
+        above = (pts[[1, 2]].mean(0) + points[brow].mean(0)) / 2
+        below = pts[[4, 5]].mean(0) + (0.0, 0.3 * width)
+        skin = np.mean([_patch_mean(frame, above), _patch_mean(frame, below)], axis=0)
+        lid = polygon_mask(pts, size, 0)
+        lid = cv2.dilate(lid, np.ones((3, 3), np.uint8))[..., None] * (0.9 * closure)
+        frame *= 1 - lid
+        frame += skin * lid
+        lashes = np.zeros((size, size), np.uint8)
+        lower = np.round(pts[[0, 5, 4, 3]] * 16).astype(np.int32)
+        cv2.polylines(lashes, [lower], False, 255, line, cv2.LINE_AA, shift=4)
+        dark = (lashes.astype(np.float32) / 255)[..., None] * (0.7 * closure)
+        frame *= 1 - dark
+        frame += skin * 0.3 * dark
+
+
+def _patch_mean(frame: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Mean colour of the 3x3 pixels around ``centre`` (x, y)."""
+    x, y = np.clip(np.round(centre).astype(int), 1, frame.shape[0] - 2)
+    return frame[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).mean(0)
 
 
 def _paint_mouth(frame: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -41,7 +41,7 @@ from bench.io import write_json_atomic, write_text_atomic
 from bench.media import Clip
 
 DATASET = "synthgrid"
-VERSION = 1
+VERSION = 2
 """Bumped whenever a change to the generator changes its output (it is part of the cache key)."""
 
 FPS = 25.0
@@ -184,7 +184,7 @@ def synthesize_clip(config: SynthConfig, speaker: int, sentence: int) -> tuple[C
     closure = motion.closure_track(blinks, t)
     poses = motion.head_poses(rng, t, config.fps, config.size, identity.landmarks.mean(0))
     local = motion.local_landmarks(identity.landmarks, opening, spread, closure)
-    frames = motion.render_frames(identity, local, poses)
+    frames = motion.render_frames(identity, local, poses, closure)
     landmarks = motion.pose_points(local, poses).astype(np.float32)
     utt = f"{speaker_id(speaker)}_{_grid_code(words)}"
     truth = {

@@ -17,6 +17,7 @@ from bench.data.synthetic import (
     SynthConfig,
     demo_corpus,
     load_corpus,
+    synthesize_clip,
     synthesize_corpus,
 )
 from bench.faces.detect import detect_faces
@@ -212,5 +213,7 @@ def test_bad_settings_and_missing_corpus(tmp_path: Path) -> None:
         SynthConfig(speakers=0)
     with pytest.raises(ValueError, match="at least 64 pixels"):
         SynthConfig(size=32)
+    with pytest.raises(ValueError, match="outside 1 speakers x 1 sentences"):
+        synthesize_clip(SynthConfig(speakers=1, sentences=1), 0, 1)
     with pytest.raises(FileNotFoundError, match="manifest.csv"):
         load_corpus(tmp_path)

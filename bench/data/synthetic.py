@@ -172,7 +172,14 @@ def synthesize_clip(config: SynthConfig, speaker: int, sentence: int) -> tuple[C
     Returns:
         The clip (``meta`` holds the ground truth, ``meta["landmarks"]`` float32 ``[T, 68, 2]``) and the JSON-able
         ground-truth record.
+
+    Raises:
+        ValueError: ``speaker`` or ``sentence`` is outside the corpus settings.
     """
+    if not (0 <= speaker < config.speakers and 0 <= sentence < config.sentences):
+        raise ValueError(
+            f"synthgrid clip ({speaker}, {sentence}) is outside {config.speakers} speakers x {config.sentences} sentences"
+        )
     plan = speaker_plan(config, speaker)
     identity = make_identity(np.random.default_rng(np.random.SeedSequence([config.seed, speaker, 2])), config.size)
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, speaker, 3, sentence]))
@@ -246,7 +253,8 @@ def synthesize_corpus(
         seed: the corpus is a function of this seed (and the other settings) only.
         size: frame height and width in pixels.
         duration: clip length in seconds; every sentence is spoken completely inside it.
-        workers: processes to use (default: up to the CPU count); 1 runs in this process.
+        workers: processes to use (default: up to the CPU count); 1 runs in this process. Workers are spawned,
+            so a script calling this with ``workers > 1`` needs the usual ``if __name__ == "__main__":`` guard.
         progress: show a progress bar on stderr.
     """
     config = SynthConfig(speakers, sentences, seed, size, duration)

@@ -122,12 +122,15 @@ def _nearest_found(found: np.ndarray) -> np.ndarray:
 
 def apply_crop(clip: Clip, protocol: Protocol) -> tuple[Clip, dict[str, Any]]:
     """Crop ``clip`` per the protocol; returns the clip and the metadata the crop adds."""
-    crop, size = protocol.crop, protocol.crop.size
+    crop = protocol.crop
     if crop.mode == "none":
-        if size is not None and clip.size != (size, size):
-            raise ValueError(f"{clip.name}: frames are {clip.size[0]}x{clip.size[1]}, protocol "
-                             f"{protocol.full_id} takes them as they are at {size}x{size} (crop mode none)")  # fmt: skip
+        if crop.size is not None and clip.size != (crop.size, crop.size):
+            raise ValueError(
+                f"{clip.name}: frames are {clip.size[0]}x{clip.size[1]}, protocol {protocol.full_id} takes them as "
+                f"they are at {crop.size}x{crop.size} (crop mode none)"
+            )
         return clip, {}
+    size = int(crop.size or 0)  # validated: modes other than none have a size
     if crop.mode == "full-frame":
         frames = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_LINEAR) for f in clip.frames])
         return clip.with_frames(frames), {}

@@ -20,6 +20,7 @@ class FrozenMap(Mapping[str, Any]):
     """A read-only, picklable mapping (``types.MappingProxyType`` cannot be pickled to worker processes)."""
 
     __slots__ = ("_data",)
+    _data: dict[str, Any]
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         """Copy ``data``; nested dicts are frozen too."""

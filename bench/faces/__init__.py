@@ -13,7 +13,7 @@ from bench.faces.detect import detect_faces, models_dir
 from bench.faces.embed import EMBED_DIM, FaceNotFoundError, embed, embed_image
 from bench.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, STABLE_POINTS, eye_aspect_ratio, predict_landmarks
 from bench.faces.template import MEAN_FACE
-from bench.faces.track import NO_FACE, FaceTrack, TrackSettings, track
+from bench.faces.tracking import NO_FACE, FaceTrack, TrackSettings, track
 
 __all__ = [
     "EMBED_DIM",

@@ -19,7 +19,7 @@ from skimage.transform import estimate_transform
 
 from bench.faces.landmarks import STABLE_POINTS
 from bench.faces.template import MEAN_FACE
-from bench.faces.track import TrackSettings, track
+from bench.faces.tracking import TrackSettings, track
 from bench.media import Clip
 
 SMOOTH_WINDOW = 7

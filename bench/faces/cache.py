@@ -1,7 +1,12 @@
-"""On-disk cache of per-clip face analyses, keyed by the clip's content hash, the analysis and its settings."""
+"""On-disk cache of per-clip face analyses, keyed by a hash of the clip's frames, the analysis and its settings.
+
+Face analyses depend on the frames only, so the key hashes the frames (not :meth:`Clip.content_hash`, which also
+covers the audio): a generated video scored with other audio muxed in reuses its face track.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -16,9 +21,20 @@ from bench.media import Clip
 CACHE_VERSION = 1  # bump when an analysis changes its output for the same input
 
 
+def frames_hash(clip: Clip) -> str:
+    """SHA-256 of the frames' shape and bytes (memoised on the clip)."""
+
+    def compute() -> str:
+        h = hashlib.sha256(np.asarray(clip.frames.shape, np.int64).tobytes())
+        h.update(np.ascontiguousarray(clip.frames).tobytes())
+        return h.hexdigest()
+
+    return clip.memo(("bench.faces.frames_hash",), compute)
+
+
 def cache_path(clip: Clip, analysis: str, settings: Mapping[str, Any]) -> Path:
     """Where the analysis ``analysis`` of ``clip`` under ``settings`` is stored."""
-    key = cache_key(analysis=analysis, version=CACHE_VERSION, content=clip.content_hash(), **dict(settings))
+    key = cache_key(analysis=analysis, version=CACHE_VERSION, frames=frames_hash(clip), **dict(settings))
     return cache_dir("faces", analysis) / f"{key}.npz"
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.signal import medfilt
 
 from bench.faces.landmarks import MOUTH
-from bench.faces.track import TrackSettings, track
+from bench.faces.tracking import TrackSettings, track
 from bench.media import Clip
 
 LIPNET_PAD = 0.19

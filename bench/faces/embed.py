@@ -13,7 +13,7 @@ import numpy as np
 from bench.faces.cache import load_or_compute
 from bench.faces.detect import auto_upsample, detect_faces, dlib_model
 from bench.faces.landmarks import predict_landmarks
-from bench.faces.track import TrackSettings, track
+from bench.faces.tracking import TrackSettings, track
 from bench.media import Clip
 
 EMBED_DIM = 128

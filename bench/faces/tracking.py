@@ -195,9 +195,7 @@ class _Tracker:
         frames stay missing; the detector's misses on real faces (HOG fails on some frames) are recovered.
         """
         found = out["found"]
-        for b in range(len(found) - 1, 0, -1):
-            if not found[b] or found[b - 1]:
-                continue
+        for b in [b for b in range(1, len(found)) if found[b] and not found[b - 1]]:
             self.offset, self.template = states[b]
             previous = out["landmarks"][b]
             t = b - 1

@@ -79,15 +79,22 @@ def is_prepared(record: UtteranceRecord, protocol: Protocol) -> bool:
 
 def _read_audio(path: Path, sample_rate: int) -> np.ndarray:
     if path.suffix.lower() in _AUDIO_FILES:
-        import librosa
+        import soundfile
+
+        from bench.audio import resample
 
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such audio file")
-        audio, _ = librosa.load(path, sr=sample_rate, mono=True, res_type="soxr_hq")
-        if audio.size == 0:
+        try:
+            samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
+        except soundfile.LibsndfileError as exc:
+            raise MediaError(f"{path}: not a readable audio file ({exc})") from exc
+        if samples.size == 0:
             raise MediaError(f"{path}: the audio file holds no samples")
-        return np.clip(audio, -1.0, 1.0).astype(np.float32)
-    clip = read_clip(path, fps=None, sample_rate=sample_rate, require_audio=True)
+        # mono by averaging and soxr HQ resampling, as read_clip (and librosa.load) do
+        return np.clip(resample(samples.mean(axis=1), int(rate), sample_rate), -1.0, 1.0)
+    # the audio of another video (cross-audio pairs): 1 fps decodes few frames to RGB and never refuses VFR video
+    clip = read_clip(path, fps=1.0, sample_rate=sample_rate, require_audio=True)
     return clip.audio  # type: ignore[return-value]
 
 

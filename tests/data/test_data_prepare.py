@@ -15,7 +15,8 @@ from bench.data import folder, grid, lrs2, synthgrid
 from bench.data.prepare import FaceCoverageError, apply_length_policy, is_prepared, prepare_all, prepare_clip
 from bench.data.synthetic import Corpus
 from bench.faces import align
-from bench.media import Clip, read_clip
+from bench.faces.align import warp_frames
+from bench.media import Clip, MediaError, read_clip, write_clip
 from bench.protocols import load_protocol
 
 TOY = """
@@ -97,6 +98,22 @@ def test_full_frame_and_aligned_face_on_real_grid(tmp_path: Path, grid_layout: P
     assert aligned.meta["transcript"] == "bin blue at f two now"
 
 
+def test_frames_without_a_face_are_recorded_and_filled(tmp_path: Path, grid_dir: Path) -> None:
+    clip = read_clip(grid_dir / "bbaf2n.mpg", fps=25.0, sample_rate=16000)
+    frames = clip.frames.copy()
+    frames[30:35] = np.random.default_rng(0).integers(0, 256, (5, *frames.shape[1:]), dtype=np.uint8)
+    write_clip(tmp_path / "videos" / "s1" / "gap.mkv", clip.with_frames(frames))
+    record = folder.scan(tmp_path / "videos")[0]
+    prepared = prepare_clip(record, _toy(tmp_path, "aligned-face", 96))
+    assert prepared.meta["frames_without_face"] == [30, 31, 32, 33, 34]
+    assert prepared.meta["face_coverage"] == pytest.approx(70 / 75)
+    faces = align(read_clip(record.video_path, fps=25.0, sample_rate=16000), size=96)
+    assert np.array_equal(prepared.frames[29], faces.crops[29]) and np.array_equal(prepared.frames[35], faces.crops[35])
+    nearest = [29, 29, 29, 35, 35]  # noise frames take the transform of the nearest frame with a face
+    filled = warp_frames(frames[30:35], faces.transforms[nearest], 96, 96)
+    assert np.array_equal(prepared.frames[30:35], filled) and filled.any()
+
+
 def test_nearest_face_fill() -> None:
     found = np.array([False, True, False, False, True, False])
     assert prepare._nearest_found(found).tolist() == [1, 1, 1, 4, 4, 4]
@@ -135,3 +152,31 @@ def test_cross_audio_pair_and_crop_none_size_check(tmp_path: Path, lrs2_layout: 
     wrong = _toy(tmp_path, "none", 160, dataset="lrs2", name="lrs")
     with pytest.raises(ValueError, match=r"00017.mp4: frames are 128x128, protocol lrs-v1 takes them as they are at 160x160"):
         prepare_clip(pair, wrong)
+
+
+def test_separate_wav_audio_replaces_the_video_track(tmp_path: Path, tcd_layout: Path, synth_clips: list) -> None:
+    from bench.data import tcd_timit
+
+    record = next(r for r in tcd_timit.scan(tcd_layout) if r.utterance_id == "Lipspkr1_sx2")
+    assert record.audio_path is not None and record.audio_path.suffix == ".wav"
+    clip = prepare_clip(record, _toy(tmp_path, "none", 128, dataset="tcd-timit"))
+    source = synth_clips[3]  # the clip written as lipspeakers/Lipspkr1/Clips/straightcam/sx2.mp4 + sx2.wav
+    n = min(len(source.audio), len(clip.audio))
+    assert len(clip.audio) == clip.num_frames * 640 and np.array_equal(clip.audio[:n], source.audio[:n])
+    assert clip.meta["audio_path"] == str(record.audio_path)
+
+
+def test_wav_audio_is_read_as_librosa_load_reads_it(tmp_path: Path) -> None:
+    import librosa
+    import scipy.io.wavfile
+
+    rng = np.random.default_rng(1)
+    stereo = (0.3 * rng.standard_normal((48000, 2))).astype(np.float32)  # 1 s at TCD-TIMIT's 48 kHz
+    scipy.io.wavfile.write(tmp_path / "a.wav", 48000, stereo)
+    ours = prepare._read_audio(tmp_path / "a.wav", 16000)
+    reference, _ = librosa.load(tmp_path / "a.wav", sr=16000, mono=True)  # soxr_hq by default
+    assert ours.dtype == np.float32 and ours.shape == reference.shape == (16000,)
+    np.testing.assert_allclose(ours, reference, atol=1e-6, rtol=0)  # float64 vs float32 soxr input
+    (tmp_path / "b.wav").write_bytes(b"RIFF....WAVEfmt ")
+    with pytest.raises(MediaError, match="b.wav: not a readable audio file"):
+        prepare._read_audio(tmp_path / "b.wav", 16000)

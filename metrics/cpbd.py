@@ -186,9 +186,10 @@ class CPBD(Metric):
     Example:
         >>> import numpy as np, metrics
         >>> from bench.media import Clip
-        >>> frames = np.zeros((2, 64, 64, 3), np.uint8); frames[:, :, 32:] = 200
-        >>> metrics.score("cpbd", Clip(frames))["cpbd"]
-        1.0
+        >>> from skimage.data import camera
+        >>> frames = np.repeat(camera()[None, :, :, None], 3, axis=-1)  # one grey 512x512 frame
+        >>> round(metrics.score("cpbd", Clip(frames))["cpbd"], 4)
+        0.7482
     """
 
     name: ClassVar[str] = "cpbd"

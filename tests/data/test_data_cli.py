@@ -98,7 +98,7 @@ def test_prepare_command(tmp_path: Path, grid_layout: Path, capsys: pytest.Captu
 
 def test_protocols_command(capsys: pytest.CaptureFixture) -> None:
     assert main(["data", "protocols"]) == 0
-    assert "grid-fewshot-v1: grid, 10-shot, aligned-face 128, 12 metrics" in capsys.readouterr().out
+    assert "grid-fewshot-v1: grid, 10-shot, aligned-face 128, 13 metrics" in capsys.readouterr().out
     assert main(["data", "protocols", "--hash", str(PROTOCOL_DIR / "lrs2-test-v1.toml")]) == 0
     recorded = (PROTOCOL_DIR / "lrs2-test-v1.toml").read_text().split('checksum = "')[1][:64]
     assert capsys.readouterr().out.strip() == recorded

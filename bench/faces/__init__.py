@@ -10,7 +10,7 @@ from __future__ import annotations
 from bench.faces.align import AlignedFaces, align, alignment_transforms, canonical_face, transform_points
 from bench.faces.crops import face_track_crops, mouth_crops
 from bench.faces.detect import detect_faces, models_dir
-from bench.faces.embed import EMBED_DIM, FaceNotFoundError, embed, embed_image
+from bench.faces.embedding import EMBED_DIM, FaceNotFoundError, embed, embed_image
 from bench.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, STABLE_POINTS, eye_aspect_ratio, predict_landmarks
 from bench.faces.template import MEAN_FACE
 from bench.faces.tracking import NO_FACE, FaceTrack, TrackSettings, track

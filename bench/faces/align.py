@@ -49,7 +49,8 @@ def canonical_face(size: int) -> np.ndarray:
 def smooth_points(points: np.ndarray, found: np.ndarray, window: int = SMOOTH_WINDOW) -> np.ndarray:
     """Average ``[T, K, 2]`` points over a centred window of found frames (window forced odd)."""
     half = window // 2
-    out = np.full_like(points, np.nan, dtype=np.float64)
+    points = np.asarray(points, np.float64)
+    out = np.full_like(points, np.nan)
     for t in np.flatnonzero(found):
         lo, hi = max(0, t - half), min(len(points), t + half + 1)
         keep = found[lo:hi]

@@ -23,6 +23,7 @@ def register_data(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--root", type=Path, help="dataset root folder (synthgrid: default the cached demo corpus)")
     p.add_argument("--protocol", required=True, help="protocol id, e.g. grid-speaker-independent or ...-v1")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--face-tracks", action="store_true", help="also cache the prepared clips' face tracks (dlib)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=_prepare)
     c = subparsers.add_parser("check", help="check a dataset's layout: counts, missing files, checksums")
@@ -53,7 +54,7 @@ def _prepare(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     splits = all_records(protocol, _root(args))
     records = list({r.utterance_id: r for recs in splits.values() for r in recs}.values())
-    report = prepare_all(records, protocol, workers=args.workers, progress=not args.no_progress)
+    report = prepare_all(records, protocol, args.workers, not args.no_progress, args.face_tracks)
     sizes = ", ".join(f"{name} {len(recs)}" for name, recs in splits.items())
     print(f"{protocol.full_id}: {len(records)} videos ({sizes}): {report.prepared} prepared, {report.cached} "
           f"already cached, {len(report.failures)} failed")  # fmt: skip

@@ -212,10 +212,14 @@ class PrepareReport:
         return self.prepared + self.cached + len(self.failures)
 
 
-def _prepare_one(record: UtteranceRecord, protocol: Protocol) -> dict[str, Any] | None:
+def _prepare_one(record: UtteranceRecord, protocol: Protocol, face_tracks: bool = False) -> dict[str, Any] | None:
     """Prepare one record; a failure row instead of an exception for the errors a bad video raises."""
     try:
-        prepare_clip(record, protocol)
+        clip = prepare_clip(record, protocol)
+        if face_tracks:  # warm bench.faces' disk cache (keyed by the frames) for the face metrics
+            from bench.faces import track
+
+            track(clip)
     except _EXPECTED_ERRORS as exc:
         return {
             "utterance_id": record.utterance_id, "speaker": record.speaker, "video_path": str(record.video_path),
@@ -225,8 +229,17 @@ def _prepare_one(record: UtteranceRecord, protocol: Protocol) -> dict[str, Any] 
     return None
 
 
-def prepare_all(records: Sequence[UtteranceRecord], protocol: Protocol, workers: int = 1, progress: bool = True) -> PrepareReport:
+def prepare_all(
+    records: Sequence[UtteranceRecord],
+    protocol: Protocol,
+    workers: int = 1,
+    progress: bool = True,
+    face_tracks: bool = False,
+) -> PrepareReport:
     """Prepare every record (``workers`` processes), skipping cached ones; failures go to a JSONL file.
+
+    With ``face_tracks``, the dlib face track of every newly prepared clip (default ``TrackSettings``) is computed
+    too, so face metrics later find it in ``bench.faces``' disk cache.
 
     The failure file ``cache_dir("prepared") / f"failures-{protocol.full_id}.jsonl"`` is rewritten at the end with
     the failures of this run (empty when all succeeded), so it always describes the cache's current state.
@@ -242,7 +255,7 @@ def prepare_all(records: Sequence[UtteranceRecord], protocol: Protocol, workers:
             todo.append(record)
     with tqdm(total=len(records), initial=report.cached, desc=f"prepare {protocol.full_id}", unit="video",
               disable=not progress) as bar:  # fmt: skip
-        for failure in _run(todo, protocol, workers, bar.update):
+        for failure in _run(todo, protocol, workers, bar.update, face_tracks):
             if failure is None:
                 report.prepared += 1
             else:
@@ -253,15 +266,17 @@ def prepare_all(records: Sequence[UtteranceRecord], protocol: Protocol, workers:
     return report
 
 
-def _run(records: list[UtteranceRecord], protocol: Protocol, workers: int, tick: Any) -> Iterable[dict[str, Any] | None]:
+def _run(
+    records: list[UtteranceRecord], protocol: Protocol, workers: int, tick: Any, face_tracks: bool
+) -> Iterable[dict[str, Any] | None]:
     workers = max(1, min(workers, len(records)))
     if workers == 1:
         for record in records:
-            yield _prepare_one(record, protocol)
+            yield _prepare_one(record, protocol, face_tracks)
             tick()
         return
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_prepare_one, record, protocol) for record in records]
+        futures = [pool.submit(_prepare_one, record, protocol, face_tracks) for record in records]
         for future in as_completed(futures):
             yield future.result()
             tick()

@@ -180,3 +180,16 @@ def test_wav_audio_is_read_as_librosa_load_reads_it(tmp_path: Path) -> None:
     (tmp_path / "b.wav").write_bytes(b"RIFF....WAVEfmt ")
     with pytest.raises(MediaError, match="b.wav: not a readable audio file"):
         prepare._read_audio(tmp_path / "b.wav", 16000)
+
+
+def test_face_tracks_are_cached_for_the_metrics(synth: Corpus) -> None:
+    from dataclasses import asdict
+
+    from bench.faces import TrackSettings
+    from bench.faces.cache import cache_path
+
+    demo = load_protocol("synthgrid-demo-v1")
+    record = synthgrid.scan(synth.root)[1]
+    report = prepare_all([record], demo, progress=False, face_tracks=True)
+    assert report.prepared == 1 and not report.failures
+    assert cache_path(prepare_clip(record, demo), "track", asdict(TrackSettings())).is_file()

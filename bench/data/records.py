@@ -7,6 +7,7 @@ splits select among them and :func:`bench.data.prepare.prepare_clip` turns one i
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ class FrozenMap(Mapping[str, Any]):
     def __repr__(self) -> str:
         """Like a dict."""
         return repr(self._data)
+
+    def __hash__(self) -> int:
+        """Hash of the content (so frozen dataclasses holding one, such as protocols, are hashable)."""
+        return hash(json.dumps(thaw(self), sort_keys=True, default=str))
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle as the plain dict."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def test_every_shipped_protocol_loads_with_its_recorded_checksum() -> None:
         assert protocol.full_id == protocol.id == pid
         assert protocol.checksum == file_checksum(PROTOCOL_DIR / f"{pid}.toml")
         assert protocol.version == 1 and protocol.aggregation == "mean-over-videos"
+        assert hash(protocol) == hash(load_protocol(pid)) and protocol == load_protocol(pid)
+        assert pickle.loads(pickle.dumps(protocol)) == protocol  # travels to preprocessing workers
 
 
 def test_every_protocol_metric_is_registered() -> None:

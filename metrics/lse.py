@@ -26,6 +26,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
+from torch.nn.functional import pairwise_distance
 
 import metrics
 from bench import weights
@@ -33,26 +34,25 @@ from bench.audio import syncnet_audio_windows, syncnet_mfcc
 from metrics.base import Item, Metric, MetricError, Need, Score
 from metrics.networks.syncnet import CLIP_FRAMES, SyncNet, build_syncnet
 
-FPS = 25.0
-SAMPLE_RATE = 16000
+FPS, SAMPLE_RATE, INPUT_SIZE = 25.0, 16000, 224
 SAMPLES_PER_FRAME = 640  # 16 kHz / 25 fps
-INPUT_SIZE = 224
-Protocol = Literal["syncnet-track", "wav2lip-lrs"]
-PROTOCOLS: tuple[str, ...] = ("syncnet-track", "wav2lip-lrs")
-LENGTH_POLICIES: tuple[str, ...] = ("truncate", "error")
+PROTOCOLS, LENGTH_POLICIES = ("syncnet-track", "wav2lip-lrs"), ("truncate", "error")
+_BLOCK = 32  # frames per distance block
 
 
 def sync_distances(video: torch.Tensor, audio: torch.Tensor, vshift: int = 15) -> torch.Tensor:
     """Distances ``[N, 2 vshift + 1]`` between video embedding i and audio embeddings ``i - vshift .. i + vshift``.
 
     Audio embeddings beyond either end are zero vectors, as in syncnet_python ``calc_pdist``; the distance is
-    ``F.pairwise_distance`` (``||v - a + 1e-6||``). All shifts in one batched computation.
+    ``F.pairwise_distance`` (``||v - a + 1e-6||``). All shifts are one batched operation, over blocks of 32 frames
+    that keep the temporary at 4 MB (a 30 s clip in one piece needs 94 MB and runs slower than syncnet_python).
     """
-    if video.ndim != 2 or video.shape != audio.shape:
-        raise ValueError(f"embeddings must both be [N, D]; got {tuple(video.shape)} and {tuple(audio.shape)}")
+    if video.ndim != 2 or video.shape != audio.shape or len(video) == 0:
+        raise ValueError(f"embeddings must both be [N>0, D]; got {tuple(video.shape)} and {tuple(audio.shape)}")
     padded = torch.nn.functional.pad(audio, (0, 0, vshift, vshift))
     windows = padded.unfold(0, 2 * vshift + 1, 1).transpose(1, 2)  # [N, W, D]: row i = audio i-vshift..i+vshift
-    return torch.nn.functional.pairwise_distance(video[:, None, :], windows)
+    blocks = range(0, len(video), _BLOCK)
+    return torch.cat([pairwise_distance(video[i : i + _BLOCK, None], windows[i : i + _BLOCK]) for i in blocks])
 
 
 def lse_from_distances(dists: torch.Tensor, vshift: int = 15) -> tuple[float, float, int]:
@@ -73,6 +73,7 @@ class SyncResult:
     video_frames: int
     audio_frames: float  # audio duration in 25 fps frames (samples / 640)
     used_frames: int  # min(video_frames, floor(audio_frames)): the rest is truncated
+    face_frames: int  # frames where the tracker found a face (syncnet-track; others are interpolated), else all
 
     def extras(self) -> dict[str, float]:
         """Everything recorded beside each value (the three numbers and the length bookkeeping)."""
@@ -91,10 +92,8 @@ def syncnet_scores(
 ) -> tuple[float, float, int, int]:
     """``(LSE-D, LSE-C, offset, windows)`` of 224x224 BGR frames ``[T, 224, 224, 3]`` and 16 kHz mono audio.
 
-    Uses ``min(T, len(audio) // 640)`` frames like syncnet_python (callers enforce their length policy first).
-
-    Raises:
-        MetricError: fewer than 6 usable frames.
+    Uses ``min(T, len(audio) // 640)`` frames like syncnet_python (callers enforce their length policy first);
+    raises :class:`MetricError` below 6 usable frames.
     """
     used = min(len(frames_bgr), len(audio) // SAMPLES_PER_FRAME)
     windows = used - CLIP_FRAMES
@@ -140,7 +139,7 @@ class _SyncNetMetric(Metric):
 
     def __init__(
         self,
-        protocol: Protocol = "syncnet-track",
+        protocol: Literal["syncnet-track", "wav2lip-lrs"] = "syncnet-track",
         length_policy: Literal["truncate", "error"] = "truncate",
         vshift: int = 15,
         batch_size: int = 20,
@@ -187,6 +186,7 @@ class _SyncNetMetric(Metric):
                 f"{item.video_id}: audio is {audio_frames:.2f} frames long, video {len(frames)} frames "
                 f"(length_policy='error'; 'truncate' scores the first min of the two as syncnet_python does)"
             )
+        face_frames = len(frames)
         if self.protocol == "wav2lip-lrs":
             inputs = _resize_whole_frames(frames)
         else:
@@ -195,7 +195,7 @@ class _SyncNetMetric(Metric):
             crops, found = face_track_crops(item.generated, scale=0.4, size=INPUT_SIZE)
             if not np.any(found):
                 raise MetricError(f"{item.video_id}: no face found for the syncnet-track protocol")
-            inputs = np.ascontiguousarray(np.asarray(crops)[..., ::-1])
+            inputs, face_frames = np.ascontiguousarray(np.asarray(crops)[..., ::-1]), int(np.sum(found))
         try:
             lse_d, lse_c, offset, windows = syncnet_scores(
                 _network(sha), inputs, audio, vshift=self.vshift, batch_size=self.batch_size, device=self.device
@@ -203,7 +203,7 @@ class _SyncNetMetric(Metric):
         except MetricError as exc:
             raise MetricError(f"{item.video_id}: {exc}") from None
         used = min(len(frames), len(audio) // SAMPLES_PER_FRAME)
-        return SyncResult(lse_d, lse_c, offset, windows, len(frames), audio_frames, used)
+        return SyncResult(lse_d, lse_c, offset, windows, len(frames), audio_frames, used, face_frames)
 
     def score(self, item: Item) -> Score:
         """Score one item (see the class docstring)."""

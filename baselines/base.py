@@ -5,7 +5,7 @@ with audio (face-centred, at the size its config names), generates a :class:`~be
 image and driving audio, and saves itself as ``model.safetensors`` plus ``config.json``.
 
 Length rule shared by every baseline: a generated clip has ``frame_count(len(audio), sample_rate, fps)`` frames,
-the audio's duration times ``fps`` rounded to the nearest integer (halves round up), and carries the driving audio.
+the whole frames the audio spans (``floor(duration * fps)``), and carries the driving audio.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from bench.audio import num_video_frames
 from bench.io import atomic_path, write_json_atomic
 from bench.media import Clip
 
@@ -109,15 +110,16 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def frame_count(num_samples: int, sample_rate: int, fps: float) -> int:
-    """Frames of a clip covering ``num_samples`` of audio at ``fps``: ``round(duration * fps)``, halves up.
+    """Frames of a clip driven by ``num_samples`` of audio: the whole frames the audio spans, ``floor(duration * fps)``.
+
+    The same rule as :func:`bench.audio.num_video_frames`, which it calls: a frame is generated only when the audio
+    covers all of it.
 
     Example:
-        >>> frame_count(48000, 16000, 25.0), frame_count(16020, 16000, 25.0), frame_count(16320, 16000, 25.0)
+        >>> frame_count(48000, 16000, 25.0), frame_count(16639, 16000, 25.0), frame_count(16640, 16000, 25.0)
         (75, 25, 26)
     """
-    if sample_rate <= 0 or not np.isfinite(fps) or fps <= 0:
-        raise ValueError(f"sample_rate and fps must be positive, got {sample_rate} and {fps}")
-    return int(np.floor(num_samples * float(fps) / sample_rate + 0.5))
+    return num_video_frames(num_samples, sample_rate, fps)
 
 
 def check_identity(identity: np.ndarray, who: str) -> np.ndarray:

@@ -36,12 +36,13 @@ class ClipData:
 
 
 def prepare(clips: Sequence[Clip]) -> list[ClipData]:
-    """Resize every clip's faces to 112x112 and cut its MFCC windows."""
-    data = []
-    for clip in clips:
-        windows = speech2vid_windows(speech2vid_mfcc(clip.audio, clip.sample_rate), clip.num_frames, clip.fps)
-        data.append(ClipData(torch.from_numpy(resize_frames(clip.frames, FACE_SIZE)), torch.from_numpy(windows)))
-    return data
+    """Resize every clip's faces to 112x112 and cut its MFCC windows (memoised on the clip)."""
+    return [clip.memo(("speech2vid-train", FACE_SIZE), lambda clip=clip: _prepare_one(clip)) for clip in clips]
+
+
+def _prepare_one(clip: Clip) -> ClipData:
+    windows = speech2vid_windows(speech2vid_mfcc(clip.audio, clip.sample_rate), clip.num_frames, clip.fps)
+    return ClipData(torch.from_numpy(resize_frames(clip.frames, FACE_SIZE)), torch.from_numpy(windows))
 
 
 def identity_stack(faces: np.ndarray) -> torch.Tensor:

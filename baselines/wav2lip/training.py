@@ -39,15 +39,16 @@ class ClipData:
 
 
 def prepare(clips: Sequence[Clip]) -> list[ClipData]:
-    """Resize every clip's faces to 96x96 and cut its mel windows."""
-    data = []
-    for clip in clips:
-        mel = wav2lip_mel(clip.audio, clip.sample_rate)
-        gen = wav2lip_mel_windows(mel, clip.num_frames, clip.fps, offset=-1)
-        sync = wav2lip_mel_windows(mel, clip.num_frames, clip.fps, offset=0)
-        faces = torch.from_numpy(resize_frames(clip.frames, FACE_SIZE))
-        data.append(ClipData(faces, torch.from_numpy(gen), torch.from_numpy(sync)))
-    return data
+    """Resize every clip's faces to 96x96 and cut its mel windows (memoised on the clip)."""
+    return [clip.memo(("wav2lip-train", FACE_SIZE), lambda clip=clip: _prepare_one(clip)) for clip in clips]
+
+
+def _prepare_one(clip: Clip) -> ClipData:
+    mel = wav2lip_mel(clip.audio, clip.sample_rate)
+    gen = wav2lip_mel_windows(mel, clip.num_frames, clip.fps, offset=-1)
+    sync = wav2lip_mel_windows(mel, clip.num_frames, clip.fps, offset=0)
+    faces = torch.from_numpy(resize_frames(clip.frames, FACE_SIZE))
+    return ClipData(faces, torch.from_numpy(gen), torch.from_numpy(sync))
 
 
 def _window(item: ClipData, start: int) -> torch.Tensor:
@@ -134,6 +135,17 @@ def sync_loss(expert: SyncNet, mels: torch.Tensor, generated: torch.Tensor) -> t
     return sync_bce(audio, face, torch.ones(audio.size(0), device=audio.device))
 
 
+def expert_step(expert: SyncNet, optimiser: torch.optim.Optimizer, batch: Sequence[torch.Tensor]) -> float:
+    """One expert update on a batch from :func:`expert_batch`; returns its loss."""
+    mels, faces, labels = batch
+    audio, face = expert(mels, faces)
+    loss = sync_bce(audio, face, labels)
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
 def train_expert(
     expert: SyncNet, data: Sequence[ClipData], budget: Budget, config: Wav2LipConfig, rng: np.random.Generator,
     device: torch.device,
@@ -141,15 +153,12 @@ def train_expert(
     """The first stage: train the expert lip-sync discriminator on its own (Adam, default betas)."""
     optimiser = adam(expert.parameters(), config.expert_lr, (0.9, 0.999))
     report, clock = FitReport(0, 0.0), BudgetClock(budget)
+    for p in expert.parameters():
+        p.requires_grad_(True)
     expert.train()
     while not clock.spent():
-        mels, faces, labels = (t.to(device) for t in expert_batch(data, config.expert_batch_size, rng))
-        audio, face = expert(mels, faces)
-        loss = sync_bce(audio, face, labels)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        report.log(expert=loss.item())
+        batch = [t.to(device) for t in expert_batch(data, config.expert_batch_size, rng)]
+        report.log(expert=expert_step(expert, optimiser, batch))
         clock.tick()
     expert.eval()
     report.steps, report.seconds = clock.steps, clock.elapsed

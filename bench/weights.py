@@ -18,6 +18,7 @@ import hashlib
 import os
 import pickle
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -294,9 +295,15 @@ def fetch(name: str, progress: bool = True, *, allow_unverified: bool = False, t
         raise ValueError(f"{entry.name}: no download address is known; {_how_to_get(entry)}")
     _refuse_unverified(entry, allow_unverified)
     request = urllib.request.Request(entry.url, headers={"User-Agent": "talkbench"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (URLs come from TABLE)
-        length = response.headers.get("Content-Length") if hasattr(response, "headers") else None
-        return _install(entry, response, int(length) if length else None, progress)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (URLs come from TABLE)
+            length = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+            return _install(entry, response, int(length) if length else None, progress)
+    except urllib.error.URLError as exc:
+        raise OSError(
+            f"{entry.name}: download of {entry.url} failed ({exc.reason}); download {entry.filename} by other means "
+            f"and run `talkbench weights fetch --from DIR`"
+        ) from exc
 
 
 def import_from(directory: str | os.PathLike[str], *, allow_unverified: bool = False) -> list[str]:

@@ -97,6 +97,13 @@ def test_fetch_file_url_and_corruption_detected(wdir: Path, tmp_path: Path, monk
         weights.load_state_dict("syncnet-v2")
 
 
+def test_failed_download_names_the_address(wdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _entry(monkeypatch, (tmp_path / "absent.bin").as_uri())
+    with pytest.raises(OSError, match=r"absent\.bin failed .*--from DIR"):
+        weights.fetch("syncnet-v2", progress=False)
+    assert not wdir.exists() or list(wdir.iterdir()) == []
+
+
 def test_missing_file_message_names_file_place_and_command(wdir: Path) -> None:
     with pytest.raises(weights.WeightsMissingError) as info:
         weights.path("syncnet-v2")

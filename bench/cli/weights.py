@@ -76,7 +76,8 @@ def _fetch(args: argparse.Namespace) -> int:
         try:
             target = weights.fetch(name, allow_unverified=args.allow_unverified)
         except (OSError, ValueError) as exc:
-            print(f"{name}: not fetched: {exc}", file=sys.stderr)
+            message = str(exc) if str(exc).startswith(f"{name}:") else f"{name}: {exc}"
+            print(f"not fetched: {message}", file=sys.stderr)
             failed += 1
             continue
         print(f"{name}: {target}")

@@ -101,9 +101,7 @@ def port_canny(image: np.ndarray) -> np.ndarray:
     behind = np.where(vertical, np.where(same, at(-1, 0), at(1, 0)), at(0, -1))
     behind_diag = np.where(same, at(-1, -1), at(1, -1))
     weak = np.zeros(mag.shape, bool)
-    weak[1:-1, 1:-1] = (
-        (m >= _LOW) & (ahead_diag * w + ahead * (1.0 - w) <= m) & (behind_diag * w + behind * (1.0 - w) <= m)
-    )
+    weak[1:-1, 1:-1] = (m >= _LOW) & (ahead_diag * w + ahead * (1.0 - w) <= m) & (behind_diag * w + behind * (1.0 - w) <= m)
     return _hysteresis(weak, mag >= _HIGH)
 
 

@@ -6,6 +6,7 @@ Grey frames are BT.601 luma rounded to uint8 exactly as OpenCV's ``cvtColor(RGB2
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,7 +64,9 @@ def check_same_size(generated: tuple[int, ...], reference: tuple[int, ...], what
 
 def as_batch(frames: np.ndarray | torch.Tensor, device: str | torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Frames ``[T, H, W]`` or ``[T, H, W, C]`` (channels last) as a ``[T, C, H, W]`` tensor on ``device``."""
-    tensor = torch.as_tensor(frames)
+    with warnings.catch_warnings():  # read-only frames (shared, memoised) are only read: converted to a new tensor
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
+        tensor = torch.as_tensor(frames)
     if tensor.ndim == 3:
         tensor = tensor.unsqueeze(-1)
     if tensor.ndim != 4:
@@ -74,6 +77,4 @@ def as_batch(frames: np.ndarray | torch.Tensor, device: str | torch.device, dtyp
 def check_pair(generated: np.ndarray | torch.Tensor, reference: np.ndarray | torch.Tensor) -> None:
     """``ValueError`` unless the two frame stacks have the same shape."""
     if tuple(generated.shape) != tuple(reference.shape):
-        raise ValueError(
-            f"generated and reference frames differ in shape: {tuple(generated.shape)} vs {tuple(reference.shape)}"
-        )
+        raise ValueError(f"generated and reference frames differ in shape: {tuple(generated.shape)} vs {tuple(reference.shape)}")

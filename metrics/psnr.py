@@ -33,9 +33,7 @@ from metrics.base import Item, Metric, Need, Score
 AGGREGATES = ("frame-mean", "mse-mean")
 
 
-def frame_mse(
-    generated: np.ndarray | torch.Tensor, reference: np.ndarray | torch.Tensor, *, device: str = "cpu"
-) -> torch.Tensor:
+def frame_mse(generated: np.ndarray | torch.Tensor, reference: np.ndarray | torch.Tensor, *, device: str = "cpu") -> torch.Tensor:
     """Mean squared error of each frame pair, float64 ``[T]``, over all pixels and channels.
 
     Args:

@@ -1,0 +1,94 @@
+"""PSNR against scikit-image on real GRID frames; aggregation, colour, regions, length and size policies."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from _tester import MetricTester, consecutive_pair, named_clip, one_torch_thread  # noqa: F401
+from skimage.metrics import peak_signal_noise_ratio
+
+import metrics
+from metrics import Item
+from metrics._frames import grey
+from metrics.psnr import psnr
+
+
+class TestPSNR(MetricTester):
+    metric = "psnr"
+    atol, rtol = 1e-10, 1e-12
+    reason = "same float64 formula; only the summation order of the MSE differs"
+
+    def function(self, generated, reference):
+        return psnr(generated, reference, data_range=255)
+
+    def reference(self, generated, reference):
+        return peak_signal_noise_ratio(reference, generated, data_range=255)
+
+
+class TestPSNRGrey(TestPSNR):
+    metric = "psnr-grey"
+
+    def prepare(self, frames):
+        return grey(frames)
+
+
+def test_fae_aggregation_is_psnr_of_mean_mse():
+    generated, reference = consecutive_pair(10)
+    g, r = grey(generated).astype(np.float64), grey(reference).astype(np.float64)
+    mean_mse = np.mean([np.mean((a - b) ** 2) for a, b in zip(g, r, strict=True)])
+    expected = -10 * math.log10(mean_mse / 255**2)  # fae/utils.py
+    item = Item(named_clip(generated, "gen"), named_clip(reference, "ref"))
+    fae = metrics.create("psnr-fae")(item).value
+    frame_mean = metrics.create("psnr-grey")(item).value
+    assert fae == pytest.approx(expected, abs=1e-10)
+    assert fae < frame_mean  # Jensen: the frame mean is never below the PSNR of the mean MSE
+
+
+def test_identical_frames_give_infinity_and_are_counted():
+    generated, reference = consecutive_pair(4)
+    generated = generated.copy()
+    generated[0] = reference[0]
+    result = metrics.create("psnr")(Item(named_clip(generated, "gen"), named_clip(reference, "ref")))
+    assert result.value == math.inf and result.extras["frames_identical"] == 1
+    assert math.isfinite(metrics.create("psnr-fae")(Item(named_clip(generated, "g"), named_clip(reference, "r"))).value)
+
+
+def test_lower_half_scores_the_lower_rows():
+    generated, reference = consecutive_pair(5)
+    result = metrics.create("psnr-lower")(Item(named_clip(generated, "gen"), named_clip(reference, "ref")))
+    expected = np.mean(
+        [peak_signal_noise_ratio(r[144:], g[144:], data_range=255) for g, r in zip(generated, reference, strict=True)]
+    )
+    assert result.value == pytest.approx(expected, abs=1e-10)
+
+
+def test_size_mismatch_names_both_sizes():
+    generated, reference = consecutive_pair(3)
+    item = Item(named_clip(generated[:, :144, :180], "gen"), named_clip(reference, "ref-clip"))
+    result = metrics.create("psnr")(item)
+    assert not result.ok and math.isnan(result.value)
+    assert "144x180" in result.reason and "288x360" in result.reason and "gen" in result.reason
+
+
+def test_length_policy_truncates_and_counts_or_refuses():
+    generated, reference = consecutive_pair(8)
+    item = Item(named_clip(generated[:5], "gen"), named_clip(reference, "ref"))
+    truncated = metrics.create("psnr")(item)
+    assert truncated.frames == 5 and truncated.extras["frames_truncated"] == 3
+    assert truncated.value == pytest.approx(float(psnr(generated[:5], reference[:5], data_range=255).mean()))
+    refused = metrics.create("psnr", length_policy="error")(item)
+    assert not refused.ok and "5 frames" in refused.reason and "8" in refused.reason
+
+
+def test_missing_reference_fails_with_reason():
+    generated, _ = consecutive_pair(2)
+    result = metrics.create("psnr")(Item(named_clip(generated, "gen")))
+    assert not result.ok and "reference" in result.reason and math.isnan(result.value)
+
+
+@pytest.mark.parametrize("option", [{"region": "chin"}, {"colour": "yuv"}, {"aggregate": "median"}])
+def test_unknown_option_values_are_refused(option):
+    with pytest.raises(ValueError, match=next(iter(option.values()))):
+        metrics.create("psnr", **option)

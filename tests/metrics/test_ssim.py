@@ -1,0 +1,100 @@
+"""SSIM against scikit-image on real GRID frames (both windows, RGB and grey), and its edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _tester import MetricTester, consecutive_pair, named_clip, one_torch_thread  # noqa: F401
+from skimage.metrics import structural_similarity
+
+import metrics
+from metrics import Item
+from metrics._frames import grey
+from metrics.ssim import ssim
+
+WANG = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False}
+
+
+def _channel_axis(frame: np.ndarray) -> int | None:
+    return -1 if frame.ndim == 3 else None
+
+
+class TestSSIM(MetricTester):
+    metric = "ssim"
+    atol, rtol = 1e-10, 1e-10
+    reason = "same float64 filters; our moments come from (x+y, x-y) sums, so rounding differs in the last bits"
+
+    def function(self, generated, reference):
+        return ssim(generated, reference, data_range=255)
+
+    def reference(self, generated, reference):
+        return structural_similarity(generated, reference, data_range=255, channel_axis=_channel_axis(generated), **WANG)
+
+
+class TestSSIMSkimage(TestSSIM):
+    metric = "ssim-skimage"
+
+    def function(self, generated, reference):
+        return ssim(generated, reference, data_range=255, window="uniform")
+
+    def reference(self, generated, reference):
+        return structural_similarity(generated, reference, data_range=255, channel_axis=_channel_axis(generated))
+
+
+class TestSSIMGrey(TestSSIM):
+    metric = "ssim-grey"
+
+    def prepare(self, frames):
+        return grey(frames)
+
+
+def test_agrees_with_skimage_within_1e5_on_another_speaker():
+    generated, reference = consecutive_pair(3, "swwp2s", start=40)
+    ours = ssim(generated, reference, data_range=255).numpy()
+    expected = [
+        structural_similarity(g, r, data_range=255, channel_axis=-1, **WANG) for g, r in zip(generated, reference, strict=True)
+    ]
+    np.testing.assert_allclose(ours, expected, atol=1e-5, rtol=0)
+
+
+def test_batch_size_does_not_change_values():
+    generated, reference = consecutive_pair(5)
+    a = ssim(generated, reference, data_range=255, batch_size=1)
+    b = ssim(generated, reference, data_range=255, batch_size=64)
+    assert torch_equal(a, b)
+
+
+def torch_equal(a, b) -> bool:
+    return bool((a == b).all())
+
+
+def test_identical_frames_score_one_and_data_range_matters():
+    generated, reference = consecutive_pair(2)
+    assert ssim(reference, reference, data_range=255).tolist() == pytest.approx([1.0, 1.0], abs=1e-12)
+    full = ssim(generated, reference, data_range=255)
+    wrong = ssim(generated, reference, data_range=1.0)  # a guessed range changes the value: why it is explicit
+    assert (full != wrong).all()
+
+
+def test_frames_smaller_than_the_window_fail_with_a_reason():
+    generated, reference = consecutive_pair(2)
+    item = Item(named_clip(generated[:, :10, :10], "gen"), named_clip(reference[:, :10, :10], "ref"))
+    result = metrics.create("ssim")(item)
+    assert not result.ok and "10x10" in result.reason and "11x11" in result.reason
+    assert metrics.create("ssim-skimage")(item).ok  # the 7x7 window fits
+
+
+def test_lower_half_region():
+    generated, reference = consecutive_pair(3)
+    result = metrics.create("ssim-lower")(Item(named_clip(generated, "gen"), named_clip(reference, "ref")))
+    expected = [
+        structural_similarity(g[144:], r[144:], data_range=255, channel_axis=-1, **WANG)
+        for g, r in zip(generated, reference, strict=True)
+    ]
+    assert result.value == pytest.approx(float(np.mean(expected)), abs=1e-10)
+
+
+def test_data_range_must_be_positive():
+    generated, reference = consecutive_pair(1)
+    with pytest.raises(ValueError, match="data_range"):
+        ssim(generated, reference, data_range=0)

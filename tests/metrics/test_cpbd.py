@@ -1,0 +1,145 @@
+"""CPBD against the PyPI ``cpbd`` 1.0.7 port (real images, GRID frames) and cpbd-matlab against the MATLAB dumps."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.ndimage
+from _tester import MetricTester, consecutive_pair, named_clip, one_torch_thread  # noqa: F401
+from skimage import data
+from skimage.color import rgb2gray
+
+import metrics
+from metrics import Item
+from metrics import _cpbd_edges as edges
+from metrics._frames import grey
+from metrics.cpbd import MATLAB_IMG1, MATLAB_IMG1_DISTANCE, CPBDWarning, cpbd, marziliano_widths, pooled_sharpness
+
+scipy.ndimage.imread = None  # cpbd 1.0.7 imports it; current SciPy no longer has it
+port = importlib.import_module("cpbd.compute")
+
+DUMPS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "cpbd" / "tests" / "data"
+
+
+@pytest.fixture(scope="module")
+def dump():
+    if not DUMPS.is_dir():
+        pytest.skip(f"CPBD MATLAB dumps not found at {DUMPS}")
+    return {n: np.loadtxt(DUMPS / f"reference_img1_{n}.txt", delimiter=",") for n in ("input", "canny", "sobel", "marziliano")}
+
+
+class TestCPBD(MetricTester):
+    metric = "cpbd"
+    atol, rtol = 1e-12, 0.0
+    reason = "identical arithmetic (the issue asks for 1e-4; the maps and histograms are bit-identical)"
+    frames = 3  # the port takes about a second per GRID frame
+    full_reference = False
+
+    def prepare(self, frames):
+        return grey(frames)
+
+    def function(self, generated, reference):
+        return np.array([cpbd(frame) for frame in generated])
+
+    def reference(self, generated, reference):
+        return port.compute(generated)
+
+
+def _skimage_images():
+    astronaut = np.round(rgb2gray(data.astronaut()) * 255).astype(np.uint8)
+    return {"camera": data.camera(), "coins": data.coins(), "text": data.text(), "astronaut": astronaut}
+
+
+@pytest.mark.parametrize("name", sorted(_skimage_images()))
+def test_port_style_equals_the_package_on_skimage_images(name):
+    image = _skimage_images()[name]
+    expected = port.compute(image)
+    assert cpbd(image) == pytest.approx(expected, abs=1e-12)
+    assert 0.05 < expected < 0.95  # a real measurement, not a degenerate 0 or 1
+
+
+def test_port_style_equals_the_package_on_the_matlab_input(dump):
+    assert cpbd(dump["input"]) == pytest.approx(port.compute(dump["input"]), abs=1e-12)
+
+
+def test_edge_maps_equal_the_package_ones(dump):
+    image = dump["input"]
+    from skimage.feature import canny
+
+    assert np.array_equal(edges.port_canny(image), canny(image))
+    assert np.array_equal(edges.octave_sobel(image), port.sobel(image))
+    sobel = port.sobel(image)
+    assert np.array_equal(marziliano_widths(sobel, image), port.marziliano_method(sobel, image))
+
+
+def test_pooling_stage_reproduces_0_1349_from_the_matlab_intermediates(dump):
+    value = pooled_sharpness(dump["input"], dump["canny"], dump["marziliano"])
+    assert value == pytest.approx(0.1349, abs=5e-5)
+    assert value == pytest.approx(0.134894907, abs=1e-9)  # README: recomputed value
+
+
+def test_widths_reproduce_the_matlab_marziliano_dump(dump):
+    assert np.array_equal(marziliano_widths(dump["sobel"], dump["input"]), dump["marziliano"])
+
+
+def test_matlab_sobel_reproduces_the_matlab_dump(dump):
+    assert np.array_equal(edges.matlab_sobel(dump["input"]), dump["sobel"] == 1)
+
+
+def _edge_blocks(edge_map: np.ndarray) -> np.ndarray:
+    h, w = (s // 64 * 64 for s in edge_map.shape)
+    counts = (edge_map[:h, :w] != 0).reshape(h // 64, 64, w // 64, 64).sum(axis=(1, 3))
+    return counts > 0.002 * 64 * 64
+
+
+def test_matlab_canny_decides_edge_blocks_closer_to_matlab_than_the_port(dump):
+    matlab = _edge_blocks(dump["canny"])
+    ours = int((_edge_blocks(edges.matlab_canny(dump["input"])) != matlab).sum())
+    theirs = int((_edge_blocks(edges.port_canny(dump["input"])) != matlab).sum())
+    assert ours <= 2 < theirs  # measured: 2 and 6 of 96 blocks
+
+
+def test_matlab_style_end_to_end_distance_is_the_reported_one(dump):
+    distance = abs(cpbd(dump["input"], style="matlab") - MATLAB_IMG1)
+    assert distance == pytest.approx(MATLAB_IMG1_DISTANCE, abs=1e-10)
+    assert distance < 5e-8  # the CSV value is rounded to 7 decimals
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.linspace(0, 1, 64 * 64).reshape(64, 64), r"\[0, 1\]"),
+        (np.full((64, 64), 300.0), "0..255"),
+        (np.full((64, 64), -1), "0..255"),
+        (np.full((64, 64), np.nan), "0..255"),
+        (np.zeros((64, 64, 3), np.uint8), "2-D"),
+        (np.zeros((64, 64), bool), "numeric"),
+    ],
+)
+def test_refuses_inputs_outside_the_uint8_range(image, message):
+    with pytest.raises(ValueError, match=message):
+        cpbd(image)
+
+
+def test_small_region_warns_and_the_plugin_fails_with_a_reason():
+    with pytest.warns(CPBDWarning, match="50x80"):
+        assert cpbd(np.zeros((50, 80), np.uint8)) == 0.0
+    generated, _ = consecutive_pair(2)
+    with pytest.warns(CPBDWarning):
+        result = metrics.create("cpbd")(Item(named_clip(generated[:, :48, :48], "tiny")))
+    assert not result.ok and math.isnan(result.value) and "64x64" in result.reason and "tiny" in result.reason
+
+
+def test_matlab_variant_scores_grid_frames_close_to_the_port():
+    generated, _ = consecutive_pair(2)
+    item = Item(named_clip(generated, "gen"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        port_style, matlab_style = metrics.create("cpbd")(item), metrics.create("cpbd-matlab")(item)
+    assert port_style.ok and matlab_style.ok and 0 < matlab_style.value < 1
+    assert matlab_style.value != port_style.value and abs(matlab_style.value - port_style.value) < 0.2

@@ -136,7 +136,10 @@ class Speech2VidNet(nn.Module):
 
 
 class DeblurNet(nn.Module):
-    """The refinement network: ``image + residual(image)`` with a plain 3x3 conv/ReLU stack (VDSR-style)."""
+    """The refinement network: ``image + residual(image)`` with a plain 3x3 conv/ReLU stack (VDSR-style).
+
+    The last conv starts at zero, so before training the network passes the generator's output through unchanged.
+    """
 
     def __init__(self, depth: int = 10, width: int = 64) -> None:
         super().__init__()
@@ -144,6 +147,8 @@ class DeblurNet(nn.Module):
         for _ in range(depth - 2):
             layers += [nn.Conv2d(width, width, 3, 1, 1), nn.ReLU()]
         layers.append(nn.Conv2d(width, 3, 3, 1, 1))
+        nn.init.zeros_(layers[-1].weight)  # start as the identity: refinement can only be learned, not imposed
+        nn.init.zeros_(layers[-1].bias)
         self.residual = nn.Sequential(*layers)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -62,12 +62,14 @@ def test_same_seed_gives_identical_files_serial_or_parallel(corpus: Corpus, tmp_
 
 
 def test_espeak_output_does_not_depend_on_earlier_calls() -> None:
-    voice = Voice("en-us+f3", rate=200, pitch=60)
+    voice = Voice("en-us+f4", rate=200, pitch=60)
     first, phones = synthesize_word("blue", voice)
     synthesize_word("seven", Voice("en-us+m3"))
     second, phones_again = synthesize_word("blue", voice)
     assert np.array_equal(first, second) and phones == phones_again
     assert [p.lstrip("'") for p, _ in phones if not p.startswith("_")] == ["b", "l", "u:"]
+    with pytest.raises(ValueError, match="breath noise"):  # such variants vary from run to run
+        synthesize_word("blue", Voice("en-us+f3"))
 
 
 def test_other_seed_gives_other_corpus(corpus: Corpus, tmp_path: Path) -> None:

@@ -4,17 +4,20 @@ espeak-ng comes as a shared library inside the PyPI package ``espeakng-loader`` 
 ctypes (synchronous mode, phoneme events on). Each word is synthesized on its own, trimmed to its voiced extent
 and concatenated with known pauses, so every word boundary of the ground truth is exact and the gaps are quiet.
 
-Determinism: espeak-ng keeps static state between calls (pitch-flutter phase) and draws breath noise from libc
-``rand()``. Each word is therefore synthesized by a freshly loaded library (``dlopen``/``dlclose``) after
-``srand(0)``, which makes the samples a function of the text and voice settings only.
+Determinism: espeak-ng keeps static state between calls (pitch-flutter phase) and draws noise from libc ``rand()``.
+Each word is therefore synthesized by a freshly loaded library (``dlopen``/``dlclose``) after ``srand(0)``, which
+makes the samples a function of the text and voice settings only. Voice variants with ``breath`` noise (e.g.
+``+f2``, ``+f3``) still vary from run to run (measured: 2 distinct outputs in 30 repetitions) and are refused.
 """
 
 from __future__ import annotations
 
 import _ctypes
 import ctypes
+import functools
 import threading
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -142,6 +145,16 @@ def _library_path() -> tuple[str, bytes]:
     return espeakng_loader.get_library_path(), espeakng_loader.get_data_path().encode()
 
 
+@functools.cache
+def _check_variant(name: str, data_path: bytes) -> None:
+    """Refuse voice variants that add breath noise: their output is not reproducible."""
+    if "+" not in name:
+        return
+    variant = Path(data_path.decode()) / "voices" / "!v" / name.split("+", 1)[1]
+    if variant.is_file() and any(line.split()[:1] == ["breath"] for line in variant.read_text().splitlines()):
+        raise ValueError(f"espeak-ng voice {name!r} adds breath noise, which is not reproducible; use another variant")
+
+
 def synthesize_word(word: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str, int]]]:
     """Synthesize one word with a fresh espeak-ng instance.
 
@@ -149,6 +162,7 @@ def synthesize_word(word: str, voice: Voice) -> tuple[np.ndarray, list[tuple[str
         int16 samples at 22050 Hz, and ``(phone, start_sample)`` of each phone event.
     """
     lib_path, data_path = _library_path()
+    _check_variant(voice.name, data_path)
     chunks: list[np.ndarray] = []
     phones: list[tuple[str, int]] = []
 

@@ -92,3 +92,21 @@ def test_missing_reference_fails_with_reason():
 def test_unknown_option_values_are_refused(option):
     with pytest.raises(ValueError, match=next(iter(option.values()))):
         metrics.create("psnr", **option)
+
+
+def test_face_region_scores_aligned_crops_and_counts_frames_without_a_face():
+    from bench import faces
+
+    generated, reference = consecutive_pair(6)
+    generated = generated.copy()
+    generated[2] = 0  # no face in this frame: excluded and counted, not scored as a black crop
+    gen_clip, ref_clip = named_clip(generated, "gen"), named_clip(reference, "ref")
+    result = metrics.create("psnr-face")(Item(gen_clip, ref_clip))
+    gen_faces, ref_faces = faces.align(gen_clip, size=128), faces.align(ref_clip, size=128)
+    both = gen_faces.found & ref_faces.found
+    assert not both[2] and both.sum() == 5
+    expected = [
+        peak_signal_noise_ratio(r, g, data_range=255) for g, r in zip(gen_faces.crops[both], ref_faces.crops[both], strict=True)
+    ]
+    assert result.ok and result.frames == 5 and result.extras["frames_no_face"] == 1
+    assert result.value == pytest.approx(float(np.mean(expected)), abs=1e-10)

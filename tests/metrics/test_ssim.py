@@ -98,3 +98,24 @@ def test_data_range_must_be_positive():
     generated, reference = consecutive_pair(1)
     with pytest.raises(ValueError, match="data_range"):
         ssim(generated, reference, data_range=0)
+
+
+def test_mouth_region_scores_the_lipnet_crops():
+    from bench import faces
+
+    generated, reference = consecutive_pair(4)
+    gen_clip, ref_clip = named_clip(generated, "gen"), named_clip(reference, "ref")
+    result = metrics.create("ssim-mouth")(Item(gen_clip, ref_clip))
+    (gen_crops, gen_found), (ref_crops, ref_found) = faces.mouth_crops(gen_clip), faces.mouth_crops(ref_clip)
+    assert gen_found.all() and ref_found.all() and gen_crops.shape[1:] == (64, 128, 3)
+    expected = [
+        structural_similarity(g, r, data_range=255, channel_axis=-1, **WANG) for g, r in zip(gen_crops, ref_crops, strict=True)
+    ]
+    assert result.ok and result.frames == 4 and result.value == pytest.approx(float(np.mean(expected)), abs=1e-10)
+
+
+def test_a_clip_without_any_face_fails_with_a_reason():
+    generated, reference = consecutive_pair(2)
+    blank = np.zeros_like(generated)
+    result = metrics.create("ssim-face")(Item(named_clip(blank, "blank"), named_clip(reference, "ref")))
+    assert not result.ok and "no face" in result.reason and "blank" in result.reason

@@ -45,7 +45,7 @@ class InceptionFeatures:
 
     Args:
         crop: ``"frame"`` (the whole frame, as Wav2Lip's FID) or ``"face"`` (faces aligned by
-            :func:`bench.faces.align` to ``face_size`` pixels).
+            :func:`bench.faces.align` to ``face_size`` pixels; frames without a face are left out).
         face_size: side of the aligned face crops, in pixels.
         batch_size: frames per forward pass (pytorch-fid's default is 50).
         device: where the network runs.
@@ -101,9 +101,7 @@ class InceptionFeatures:
             return clip.frames
         from bench import faces
 
-        try:
-            aligned = faces.align(clip, size=self.face_size)
-        except (ValueError, RuntimeError) as exc:
-            raise MetricError(f"{clip.name}: no aligned face crops for FID ({exc})") from exc
-        return np.asarray(getattr(aligned, "frames", aligned))
-
+        aligned = faces.align(clip, size=self.face_size)
+        if not aligned.found.any():
+            raise MetricError(f"{clip.name}: no face found in any frame, so no aligned face crops for FID/KID")
+        return aligned.crops[aligned.found]

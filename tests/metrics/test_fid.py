@@ -210,3 +210,15 @@ def test_missing_weights_error_names_file_and_command(tmp_path, monkeypatch, gri
         metric.update(Item(grid_clips[0], grid_clips[1]))
     assert "pt_inception-2015-12-05-6726825d.pth" in str(err.value)
     assert "talkbench weights fetch pt-inception-fid" in str(err.value)
+
+
+def test_face_crops_on_grid_clips(test_weights, grid_clips):
+    metric = metrics.create("fid-face", dims=64, face_size=128)
+    crops = metric._features.images(grid_clips[0])
+    assert crops.shape == (10, 128, 128, 3) and crops.mean() > 20  # dlib finds the face in every GRID frame
+    assert metric.update(Item(grid_clips[0], grid_clips[1])) == 10
+    with pytest.warns(UserWarning):
+        score = metric.compute()
+    assert score.ok and np.isfinite(score.value) and score.value > 0
+    with pytest.raises(metrics.MetricError, match="no face"):
+        metric.update(Item(Clip(np.zeros((3, 64, 64, 3), np.uint8)), grid_clips[1]))

@@ -96,7 +96,7 @@ TABLE: dict[str, WeightFile] = {
             "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
             95_628_359,
             "Apache-2.0 (pytorch-fid); weights ported from TensorFlow's FID Inception",
-            ("fid", "kid"),
+            ("fid", "fid-face", "kid", "kid-face"),
             "pytorch-fid FID_WEIGHTS_URL; torch hub names carry the first 8 hex digits of the SHA-256.",
         ),
         WeightFile(
@@ -106,7 +106,7 @@ TABLE: dict[str, WeightFile] = {
             None,
             None,
             "MIT (VIPL LipNet-PyTorch)",
-            ("lipnet-wer", "lipnet-cer"),
+            ("wer", "cer"),
             "VIPL-Audio-Visual-Speech-Understanding/LipNet-PyTorch pretrain/ (README `weights` option); "
             "unseen-speaker split (s1, s2, s20, s22 held out), WER 13.3%. " + _NO_HASH,
         ),
@@ -117,7 +117,7 @@ TABLE: dict[str, WeightFile] = {
             None,
             None,
             "MIT (VIPL LipNet-PyTorch)",
-            ("lipnet-wer", "lipnet-cer"),
+            ("wer-overlap", "cer-overlap"),
             "VIPL LipNet-PyTorch pretrain/; overlapped-speaker split, WER 4.6%. " + _NO_HASH,
         ),
         WeightFile(

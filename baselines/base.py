@@ -54,6 +54,12 @@ class Budget:
         seconds = None if self.seconds is None else self.seconds * fraction
         return Budget(steps, seconds)
 
+    def remaining(self, steps: int = 0, seconds: float = 0.0) -> Budget:
+        """What is left of this budget after ``steps`` steps and ``seconds`` of wall time (never negative)."""
+        left_steps = None if self.steps is None else max(0, self.steps - steps)
+        left_seconds = None if self.seconds is None else max(0.0, self.seconds - seconds)
+        return Budget(left_steps, left_seconds)
+
 
 class BudgetClock:
     """Counts steps against a :class:`Budget`."""

@@ -32,6 +32,9 @@ class Speech2VidConfig:
         deblur_width: its channels (64, UNVERIFIED).
         deblur_fraction: share of a ``fit`` budget spent on the deblurring network, trained after the generator.
         generate_batch: frames per forward pass at inference.
+        mfcc_alignment: how a frame's 35-column MFCC window is placed (``bench.audio.speech2vid_start_index``):
+            ``"centred"`` on the frame, or ``"demo"`` as ``run_demo.m`` pairs them (0.155 s look-ahead); used the
+            same way in training and generation.
     """
 
     width: float = 1.0
@@ -45,6 +48,7 @@ class Speech2VidConfig:
     deblur_width: int = 64
     deblur_fraction: float = 0.25
     generate_batch: int = 64
+    mfcc_alignment: str = "centred"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.width <= 4.0:
@@ -54,6 +58,8 @@ class Speech2VidConfig:
                 raise ValueError(f"speech2vid: {name} must be >= 1, got {getattr(self, name)}")
         if self.deblur_depth < 2:
             raise ValueError(f"speech2vid: deblur_depth must be >= 2 (first and last conv), got {self.deblur_depth}")
+        if self.mfcc_alignment not in ("centred", "demo"):
+            raise ValueError(f"speech2vid: mfcc_alignment must be 'centred' or 'demo', got {self.mfcc_alignment!r}")
         if not 0.0 <= self.deblur_fraction < 1.0:
             raise ValueError(f"speech2vid: deblur_fraction must be in [0, 1), got {self.deblur_fraction}")
 

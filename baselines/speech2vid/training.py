@@ -35,13 +35,15 @@ class ClipData:
         return int(self.faces.shape[0])
 
 
-def prepare(clips: Sequence[Clip]) -> list[ClipData]:
+def prepare(clips: Sequence[Clip], alignment: str = "centred") -> list[ClipData]:
     """Resize every clip's faces to 112x112 and cut its MFCC windows (memoised on the clip)."""
-    return [clip.memo(("speech2vid-train", FACE_SIZE), lambda clip=clip: _prepare_one(clip)) for clip in clips]
+    key = ("speech2vid-train", FACE_SIZE, alignment)
+    return [clip.memo(key, lambda clip=clip: _prepare_one(clip, alignment)) for clip in clips]
 
 
-def _prepare_one(clip: Clip) -> ClipData:
-    windows = speech2vid_windows(speech2vid_mfcc(clip.audio, clip.sample_rate), clip.num_frames, clip.fps)
+def _prepare_one(clip: Clip, alignment: str) -> ClipData:
+    mfcc = speech2vid_mfcc(clip.audio, clip.sample_rate)
+    windows = speech2vid_windows(mfcc, clip.num_frames, clip.fps, alignment=alignment)
     return ClipData(torch.from_numpy(resize_frames(clip.frames, FACE_SIZE)), torch.from_numpy(windows))
 
 

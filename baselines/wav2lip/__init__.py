@@ -17,7 +17,7 @@ import torch
 
 from baselines import register
 from baselines._training import resize_frames, split_eval, to_tensor, to_uint8, usable_clips
-from baselines.base import Baseline, Budget, FitReport, check_driving_audio, check_identity
+from baselines.base import Baseline, Budget, BudgetClock, FitReport, check_driving_audio, check_identity
 from baselines.wav2lip.config import FACE_SIZE, PRESETS, SYNCNET_T, Wav2LipConfig
 from baselines.wav2lip.model import Generator, QualityDiscriminator, SyncNet
 from baselines.wav2lip.training import GeneratorTrainer, SyncWeightSchedule, prepare, train_expert
@@ -61,11 +61,17 @@ class Wav2Lip(Baseline):
         self.rng = np.random.default_rng(seed)
 
     def fit(self, clips: Sequence[Clip], budget: Budget) -> FitReport:
-        """Train the expert (``expert_fraction`` of the budget), then the generator (the rest)."""
+        """Train the expert (``expert_fraction`` of the budget), then the generator (the rest).
+
+        Preparing the clips (face resizing, mel spectrograms) counts against a time budget.
+        """
+        clock = BudgetClock(budget)
+        prepare(usable_clips(clips, 3 * SYNCNET_T, self.name))  # memoised on the clips for both stages
         report = FitReport(0, 0.0)
         if self.config.expert_fraction > 0:
-            report.merge(self.fit_expert(clips, budget.share(self.config.expert_fraction)))
-        report.merge(self.fit_generator(clips, budget.share(1.0 - self.config.expert_fraction)))
+            report.merge(self.fit_expert(clips, budget.share(self.config.expert_fraction).remaining(0, clock.elapsed)))
+        report.merge(self.fit_generator(clips, budget.remaining(report.steps, clock.elapsed)))
+        report.seconds = clock.elapsed
         return report
 
     def fit_expert(self, clips: Sequence[Clip], budget: Budget) -> FitReport:

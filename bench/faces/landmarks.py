@@ -27,28 +27,31 @@ def _rectangle(box: np.ndarray):  # noqa: ANN202 - dlib type
 def predict_landmarks(image: np.ndarray, box: np.ndarray, min_size: float = 0.0) -> np.ndarray:
     """The 68 landmarks float32 ``[68, 2]`` (x, y) inside ``box`` ``(x0, y0, x1, y1)`` of a uint8 image.
 
-    The image is converted to grayscale as in the detectors, so detection and landmarks see the same pixels. A face
-    box narrower than ``min_size`` pixels is predicted on a bicubically upscaled crop (at most 4x) and mapped back:
-    dlib's predictor reads single pixels, so on small faces (128-px clips) upscaling makes eyelids and lips follow
-    the image more closely.
+    The image is converted to grayscale as in the detectors, so detection and landmarks see the same pixels. The
+    predictor runs on a crop of the box plus 30 % of its width on each side, which gives exactly the landmarks of the
+    whole frame (dlib reads pixels near the shape only) at less cost. A face box narrower than ``min_size`` pixels is
+    predicted on a bicubically upscaled crop (at most 4x) and mapped back: dlib's predictor reads single pixels, so on
+    small faces (128-px clips) upscaling lets eyelids and lips follow the image more closely.
     """
     gray = image if image.ndim == 2 else to_gray(image)
     width = float(box[2] - box[0])
-    factor = min(4.0, min_size / width) if width > 0 else 1.0
-    if factor <= 1.0:
-        shape = dlib_model("landmarks")(gray, _rectangle(box))
-        return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+    factor = min(4.0, max(1.0, min_size / width)) if width > 0 else 1.0
     margin = 0.3 * width
     h, w = gray.shape
     x0, y0 = max(int(box[0] - margin), 0), max(int(box[1] - margin), 0)
     x1, y1 = min(int(np.ceil(box[2] + margin)), w), min(int(np.ceil(box[3] + margin)), h)
-    if x1 - x0 < 2 or y1 - y0 < 2:  # box off the frame: nothing to upscale
-        return predict_landmarks(gray, box)
-    crop = cv2.resize(gray[y0:y1, x0:x1], None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    if x1 - x0 < 2 or y1 - y0 < 2:  # box off the frame: predict on the whole image
+        shape = dlib_model("landmarks")(gray, _rectangle(box))
+        return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+    crop = np.ascontiguousarray(gray[y0:y1, x0:x1])
+    if factor > 1.0:
+        crop = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
     local = (np.asarray(box, np.float64) - [x0, y0, x0, y0]) * factor
     shape = dlib_model("landmarks")(crop, _rectangle(local))
     points = np.array([(p.x, p.y) for p in shape.parts()], np.float64)
-    return ((points + 0.5) / factor - 0.5 + [x0, y0]).astype(np.float32)
+    if factor > 1.0:
+        points = (points + 0.5) / factor - 0.5
+    return (points + [x0, y0]).astype(np.float32)
 
 
 def landmark_box(points: np.ndarray) -> np.ndarray:

@@ -47,7 +47,7 @@ class TrackSettings:
     detect_every: int = 15
     min_iou: float = 0.5
     min_similarity: float = 0.5
-    landmark_min_size: float = 256.0
+    landmark_min_size: float = 160.0
 
     def __post_init__(self) -> None:
         if self.detector not in ("hog", "cnn"):

@@ -61,7 +61,7 @@ def test_tracking_agrees_with_per_frame_detection(grid_clips: dict[str, Clip]) -
         tracked = track(grid_clips[name])
         per_frame = track(_copy(grid_clips[name]), TrackSettings(detect_every=1), cache=False)
         diff = np.abs(tracked.landmarks - per_frame.landmarks)
-        # measured: mean 0.21-0.29 px, max 2.3-3.8 px on the four clips (box jitter moves dlib's points)
+        # measured: mean 0.30-0.37 px, max 2.8-4.2 px on the four clips (box jitter moves dlib's points)
         assert diff.mean() < 0.5 and diff.max() < 6.0, (name, diff.mean(), diff.max())
         assert per_frame.detected.all()
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from _grid_faces import grid_clips  # noqa: F401 - fixture
+from _grid_faces import load_grid_clips
 
 import metrics
 from bench.data.synthetic import SynthConfig, synthesize_clip
@@ -14,6 +16,11 @@ from metrics.base import Item
 from metrics.blink import Blink, Blinks, blink_statistics, fill_gaps, offline_blinks, online_blinks
 
 OPEN = 0.3
+
+
+@pytest.fixture(scope="module")
+def grid_clips(grid_paths: list[Path]) -> dict[str, Clip]:
+    return load_grid_clips(grid_paths)
 
 
 def _signal(*pieces: float | list[float], length: int = 40) -> np.ndarray:
@@ -96,13 +103,13 @@ def test_offline_detector_finds_synthgrid_blinks(synthetic_clips: list[Clip]) ->
         h, f, m = _match(onsets, [onset for onset, _ in clip.meta["blinks"]], tolerance=2)
         hits, false, missed = hits + h, false + f, missed + m
     precision, recall = hits / (hits + false), hits / (hits + missed)
-    # measured: 14/14 here (seed 0); 40/41 found, 0 false, on 32 clips of seed 1
+    # measured: 13 of these 14 onsets, no false one; 41/41 on 32 clips of seed 1 and 28/28 on 18 clips of seed 2
     assert precision >= 0.9 and recall >= 0.9, (hits, false, missed)
     rate = metrics.create("blink-rate")(Item(synthetic_clips[0]))
     assert rate.ok and rate.value == pytest.approx(len(synthetic_clips[0].meta["blinks"]) / 2.0)
 
 
-def test_grid_blink_statistics_are_consistent(grid_clips: dict[str, Clip]) -> None:  # noqa: F811
+def test_grid_blink_statistics_are_consistent(grid_clips: dict[str, Clip]) -> None:
     clip = grid_clips["swwp2s"]
     scores = {name: metrics.create(name)(Item(clip)) for name in ("blink-count", "blink-rate", "blink-duration")}
     assert all(s.ok for s in scores.values())
@@ -112,7 +119,7 @@ def test_grid_blink_statistics_are_consistent(grid_clips: dict[str, Clip]) -> No
     assert metrics.create("blink-rate").higher_is_better is None
 
 
-def test_no_face_and_no_blink_are_failed_scores_with_reasons(grid_clips: dict[str, Clip]) -> None:  # noqa: F811
+def test_no_face_and_no_blink_are_failed_scores_with_reasons(grid_clips: dict[str, Clip]) -> None:
     blank = Clip(np.zeros((20, 288, 360, 3), np.uint8), meta={"utterance_id": "blank"})
     score = metrics.create("blink-rate")(Item(blank))
     assert not score.ok and np.isnan(score.value) and "face coverage 0.00" in score.reason

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
-from _grid_faces import grid_clips  # noqa: F401 - fixture
+from _grid_faces import load_grid_clips
 
 import metrics
 from bench.media import Clip
 from metrics.base import Item, MetricError
 from metrics.lmd import LMD, landmark_distance
+
+
+@pytest.fixture(scope="module")
+def grid_clips(grid_paths: list[Path]) -> dict[str, Clip]:
+    return load_grid_clips(grid_paths)
 
 
 class TestLandmarkDistance:
@@ -51,31 +58,31 @@ class TestLandmarkDistance:
 
 
 @pytest.mark.parametrize("name", ["lmd", "lmd-frame", "lmd-px"])
-def test_grid_self_is_zero_and_other_speaker_is_larger(grid_clips: dict[str, Clip], name: str) -> None:  # noqa: F811
+def test_grid_self_is_zero_and_other_speaker_is_larger(grid_clips: dict[str, Clip], name: str) -> None:
     a, b = grid_clips["bbaf2n"], grid_clips["swwp2s"]
     metric = metrics.create(name)
     same = metric(Item(a, a))
     assert same.ok and same.value == 0.0 and same.frames == 75
     shifted = metric(Item(a.with_frames(a.frames[3:]), a))  # same speaker, 3 frames out of step
-    # measured (shifted, other speaker): lmd 12.3, 31.9; lmd-frame 16.8, 50.3; lmd-px 0.84, 8.40
+    # measured (shifted, other speaker): lmd 13.8, 32.2; lmd-frame 19.1, 50.7; lmd-px 0.86, 8.37
     other = metric(Item(a, b))
     assert shifted.ok and other.ok and 0.0 < shifted.value < other.value
     assert other.extras["coverage"] == 1.0 and other.extras["excluded"] == 0.0
     assert shifted.extras["length_difference"] == -3.0 and shifted.frames == 72
 
 
-def test_aligned_lmd_does_not_depend_on_the_output_resolution(grid_clips: dict[str, Clip]) -> None:  # noqa: F811
+def test_aligned_lmd_does_not_depend_on_the_output_resolution(grid_clips: dict[str, Clip]) -> None:
     a, b = grid_clips["lbax4n"], grid_clips["lrwp9a"]
     half = a.with_frames(np.stack([cv2.resize(f, (180, 144), interpolation=cv2.INTER_AREA) for f in a.frames]))
     full = metrics.create("lmd")(Item(a, b)).value
     halved = metrics.create("lmd")(Item(half, b)).value
-    assert halved == pytest.approx(full, rel=0.15)  # measured 28.8 vs 29.4 (landmark noise of the smaller face)
-    assert metrics.create("lmd")(Item(half, a)).value < 0.3 * full  # same video at half size: measured 5.6
+    assert halved == pytest.approx(full, rel=0.15)  # measured 29.1 vs 29.7 (landmark noise of the smaller face)
+    assert metrics.create("lmd")(Item(half, a)).value < 0.5 * full  # same video at half size: measured 7.6
     # lmd-frame scales the reference to the generated size: the same video at half size is small there too
     assert metrics.create("lmd-frame")(Item(half, a)).value < 0.3 * metrics.create("lmd-frame")(Item(a, b)).value
 
 
-def test_frames_without_a_face_are_excluded_and_counted(grid_clips: dict[str, Clip]) -> None:  # noqa: F811
+def test_frames_without_a_face_are_excluded_and_counted(grid_clips: dict[str, Clip]) -> None:
     a = grid_clips["bbaf2n"]
     frames = a.frames.copy()
     frames[30:40] = 0
@@ -84,7 +91,7 @@ def test_frames_without_a_face_are_excluded_and_counted(grid_clips: dict[str, Cl
     assert score.extras["coverage"] == pytest.approx(65 / 75)
 
 
-def test_no_face_is_a_failed_score_with_a_reason(grid_clips: dict[str, Clip]) -> None:  # noqa: F811
+def test_no_face_is_a_failed_score_with_a_reason(grid_clips: dict[str, Clip]) -> None:
     a = grid_clips["bbaf2n"]
     blank = Clip(np.zeros_like(a.frames), meta={"utterance_id": "blank"})
     score = metrics.create("lmd")(Item(blank, a))

@@ -92,16 +92,22 @@ def port_canny(image: np.ndarray) -> np.ndarray:
         return mag[1 + dr : height - 1 + dr, 1 + dc : width - 1 + dc]
 
     abs_i, abs_j = np.abs(i), np.abs(j)
-    same = (i <= 0) == (j <= 0)
-    vertical = np.where(same, abs_i > abs_j, abs_i >= abs_j)  # interpolate between rows (else between columns)
+    same = (i <= 0) == (j <= 0)  # both gradients of one sign: the diagonal through (1, 1) and (-1, -1)
+    vertical = np.where(same, abs_i > abs_j, abs_i >= abs_j)  # interpolate along columns (else along rows)
     with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(vertical, abs_j / abs_i, abs_i / abs_j)
-    ahead = np.where(vertical, np.where(same, at(1, 0), at(-1, 0)), at(0, 1))
-    ahead_diag = np.where(same, at(1, 1), at(-1, 1))
-    behind = np.where(vertical, np.where(same, at(-1, 0), at(1, 0)), at(0, -1))
-    behind_diag = np.where(same, at(-1, -1), at(1, -1))
+        w = np.minimum(abs_i, abs_j) / np.maximum(abs_i, abs_j)  # the smaller over the larger in every case
+    rest = 1.0 - w
+    # the interpolated magnitude on each side, in scikit-image's order: diagonal * w + straight * (1 - w)
+    down_right, up_left, up_right, down_left = at(1, 1) * w, at(-1, -1) * w, at(-1, 1) * w, at(1, -1) * w
+    down, up, right, left = at(1, 0) * rest, at(-1, 0) * rest, at(0, 1) * rest, at(0, -1) * rest
+    maximum = (
+        (same & vertical & (down_right + down <= m) & (up_left + up <= m))
+        | (same & ~vertical & (down_right + right <= m) & (up_left + left <= m))
+        | (~same & ~vertical & (up_right + right <= m) & (down_left + left <= m))
+        | (~same & vertical & (up_right + up <= m) & (down_left + down <= m))
+    )
     weak = np.zeros(mag.shape, bool)
-    weak[1:-1, 1:-1] = (m >= _LOW) & (ahead_diag * w + ahead * (1.0 - w) <= m) & (behind_diag * w + behind * (1.0 - w) <= m)
+    weak[1:-1, 1:-1] = maximum & (m >= _LOW)
     return _hysteresis(weak, mag >= _HIGH)
 
 

@@ -23,7 +23,8 @@ def create(name: str, preset: str = "tiny", **options: Any) -> Baseline:
 
 def load(name: str, directory: str | Path, device: str = "cpu") -> Baseline:
     """A saved baseline from ``directory``."""
-    return REGISTRY.entry(name).resolve().load(directory, device=device, name=name)
+    cls: type[Baseline] = REGISTRY.entry(name).resolve()
+    return cls.load(directory, device=device, name=name)
 
 
 def available() -> list[str]:

@@ -180,7 +180,7 @@ class Baseline(ABC):
         if unknown:
             raise TypeError(f"{self.name}: unknown config option(s) {', '.join(unknown)}")
         options = {**self.PRESETS.get(preset, {}), **overrides}
-        self.config = self.Config(**options) if dataclasses.is_dataclass(self.Config) else None
+        self.config: Any = self.Config(**options) if dataclasses.is_dataclass(self.Config) else None
         self.modules: dict[str, torch.nn.Module] = {}
 
     @abstractmethod
@@ -250,7 +250,7 @@ class Baseline(ABC):
         if saved.get("baseline") not in {cls.name, name}:
             raise ValueError(f"{config_path}: holds baseline {saved.get('baseline')!r}, not {name or cls.name!r}")
         model = cls(preset=saved["preset"], device=device, seed=saved["seed"], **saved["config"])
-        model.name = saved["baseline"]
+        model.name = saved["baseline"]  # type: ignore[misc]  # the variant name it was created under
         tensors = load_file(str(weights_path))
         strays = sorted(k for k in tensors if k.split(".", 1)[0] not in model.modules)
         if strays:

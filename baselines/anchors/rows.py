@@ -142,6 +142,7 @@ class ShiftedAudio(_Anchor):
         """The reference frames with the reference's audio shifted by ``shift_frames`` (zero-filled)."""
         real = self._reference(reference, audio, sample_rate)
         samples = round(self.config.shift_frames * real.sample_rate / real.fps)
-        shifted = real.with_audio(shift_audio(real.audio, samples))
+        audio = real.audio if real.audio is not None else np.zeros(0, np.float32)  # _reference attached audio
+        shifted = real.with_audio(shift_audio(audio, samples))
         shifted.meta.update(baseline=self.name, audio_shift_frames=self.config.shift_frames)
         return shifted

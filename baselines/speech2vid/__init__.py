@@ -46,8 +46,9 @@ class Speech2Vid(Baseline):
         super().__init__(preset, device, seed, **overrides)
         cfg = self.config
         net = Speech2VidNet(cfg.identity_frames, cfg.width, cfg.decoder_seed_channels, cfg.bn_momentum)
-        self.modules["generator"] = net.to(self.device)
-        self.modules["deblur"] = DeblurNet(cfg.deblur_depth, cfg.deblur_width).to(self.device)
+        self.net = net.to(self.device)
+        self.deblur = DeblurNet(cfg.deblur_depth, cfg.deblur_width).to(self.device)
+        self.modules["generator"], self.modules["deblur"] = self.net, self.deblur
         self.rng = np.random.default_rng(seed)
 
     def fit(self, clips: Sequence[Clip], budget: Budget) -> FitReport:
@@ -67,14 +68,12 @@ class Speech2Vid(Baseline):
     def fit_generator(self, clips: Sequence[Clip], budget: Budget) -> FitReport:
         """Stage one: the encoder-decoder."""
         data = self._data(clips)
-        return train_generator(self.modules["generator"], data, budget, self.config, self.rng, self.device)
+        return train_generator(self.net, data, budget, self.config, self.rng, self.device)
 
     def fit_deblur(self, clips: Sequence[Clip], budget: Budget) -> FitReport:
         """Stage two: the deblurring network on the (frozen) generator's outputs."""
         data = self._data(clips)
-        return train_deblur(
-            self.modules["deblur"], self.modules["generator"], data, budget, self.config, self.rng, self.device
-        )
+        return train_deblur(self.deblur, self.net, data, budget, self.config, self.rng, self.device)
 
     def _data(self, clips: Sequence[Clip]) -> list[ClipData]:
         """The usable training clips, prepared (memoised on each clip)."""
@@ -96,7 +95,7 @@ class Speech2Vid(Baseline):
         windows = speech2vid_windows(mfcc, frames, fps, alignment=self.config.mfcc_alignment)
         face = resize_frames(image, FACE_SIZE)
         faces = identity_stack(np.repeat(face[None], self.config.identity_frames, axis=0)).to(self.device)
-        net, deblur = self.modules["generator"], self.modules["deblur"]
+        net, deblur = self.net, self.deblur
         self.eval()
         out = []
         for start in range(0, frames, self.config.generate_batch):

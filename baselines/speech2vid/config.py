@@ -8,7 +8,7 @@ are this project's choices where neither the spec nor the code settles them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 FACE_SIZE = 112  # identity input and generated face, both 112x112 (the demo suggests 109x109 output: UNVERIFIED)
 MFCC_SHAPE = (12, 35)  # MFCC coefficients 2..13 x 35 frames (0.35 s), 4 MFCC frames per video frame at 25 fps
@@ -48,7 +48,7 @@ class Speech2VidConfig:
     deblur_width: int = 64
     deblur_fraction: float = 0.25
     generate_batch: int = 64
-    mfcc_alignment: str = "centred"
+    mfcc_alignment: Literal["centred", "demo"] = "centred"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.width <= 4.0:

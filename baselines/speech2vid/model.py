@@ -146,9 +146,11 @@ class DeblurNet(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(3, width, 3, 1, 1), nn.ReLU()]
         for _ in range(depth - 2):
             layers += [nn.Conv2d(width, width, 3, 1, 1), nn.ReLU()]
-        layers.append(nn.Conv2d(width, 3, 3, 1, 1))
-        nn.init.zeros_(layers[-1].weight)  # start as the identity: refinement can only be learned, not imposed
-        nn.init.zeros_(layers[-1].bias)
+        last = nn.Conv2d(width, 3, 3, 1, 1)
+        nn.init.zeros_(last.weight)  # start as the identity: refinement can only be learned, not imposed
+        if last.bias is not None:
+            nn.init.zeros_(last.bias)
+        layers.append(last)
         self.residual = nn.Sequential(*layers)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Literal
 
 import numpy as np
 import torch
@@ -20,6 +22,8 @@ from baselines.speech2vid.config import FACE_SIZE, Speech2VidConfig
 from baselines.speech2vid.model import DeblurNet, Speech2VidNet, l1
 from bench.audio import speech2vid_mfcc, speech2vid_windows
 from bench.media import Clip
+
+Alignment = Literal["centred", "demo"]
 
 
 @dataclass
@@ -35,13 +39,15 @@ class ClipData:
         return int(self.faces.shape[0])
 
 
-def prepare(clips: Sequence[Clip], alignment: str = "centred") -> list[ClipData]:
+def prepare(clips: Sequence[Clip], alignment: Alignment = "centred") -> list[ClipData]:
     """Resize every clip's faces to 112x112 and cut its MFCC windows (memoised on the clip)."""
     key = ("speech2vid-train", FACE_SIZE, alignment)
-    return [clip.memo(key, lambda clip=clip: _prepare_one(clip, alignment)) for clip in clips]
+    return [clip.memo(key, partial(_prepare_one, clip, alignment)) for clip in clips]
 
 
-def _prepare_one(clip: Clip, alignment: str) -> ClipData:
+def _prepare_one(clip: Clip, alignment: Alignment) -> ClipData:
+    if clip.audio is None:
+        raise ValueError(f"speech2vid: training clip {clip.name} has no audio")
     mfcc = speech2vid_mfcc(clip.audio, clip.sample_rate)
     windows = speech2vid_windows(mfcc, clip.num_frames, clip.fps, alignment=alignment)
     return ClipData(torch.from_numpy(resize_frames(clip.frames, FACE_SIZE)), torch.from_numpy(windows))

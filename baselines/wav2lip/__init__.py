@@ -51,10 +51,12 @@ class Wav2Lip(Baseline):
     def __init__(self, preset: str = "tiny", device: str = "cpu", seed: int = 0, **overrides: Any) -> None:
         super().__init__(preset, device, seed, **overrides)
         cfg = self.config
-        self.modules["generator"] = Generator(cfg.width).to(self.device)
-        self.modules["expert"] = SyncNet(cfg.width).to(self.device)
-        if cfg.gan:
-            self.modules["disc"] = QualityDiscriminator(cfg.width).to(self.device)
+        self.generator_net = Generator(cfg.width).to(self.device)
+        self.expert = SyncNet(cfg.width).to(self.device)
+        self.disc = QualityDiscriminator(cfg.width).to(self.device) if cfg.gan else None
+        self.modules["generator"], self.modules["expert"] = self.generator_net, self.expert
+        if self.disc is not None:
+            self.modules["disc"] = self.disc
         self.schedule = SyncWeightSchedule(cfg.resolved_sync_wt_target, cfg.sync_threshold)
         self.generator_steps = 0
         self.expert_steps = 0
@@ -77,17 +79,14 @@ class Wav2Lip(Baseline):
     def fit_expert(self, clips: Sequence[Clip], budget: Budget) -> FitReport:
         """Stage one: train the expert lip-sync discriminator alone."""
         data = prepare(usable_clips(clips, 3 * SYNCNET_T, self.name))
-        report = train_expert(self.modules["expert"], data, budget, self.config, self.rng, self.device)
+        report = train_expert(self.expert, data, budget, self.config, self.rng, self.device)
         self.expert_steps += report.steps
         return report
 
     def fit_generator(self, clips: Sequence[Clip], budget: Budget) -> FitReport:
         """Stage two: train the generator (and discriminator) against the frozen expert."""
         train, held_out = split_eval(usable_clips(clips, 3 * SYNCNET_T, self.name), self.config.eval_fraction)
-        trainer = GeneratorTrainer(
-            self.modules["generator"], self.modules["expert"], self.modules.get("disc"), self.config, self.schedule,
-            self.device,
-        )
+        trainer = GeneratorTrainer(self.generator_net, self.expert, self.disc, self.config, self.schedule, self.device)
         report = trainer.run(prepare(train), prepare(held_out), budget, self.rng, self.seed, self.generator_steps)
         self.generator_steps += report.steps
         return report
@@ -109,7 +108,7 @@ class Wav2Lip(Baseline):
         masked = face.clone()
         masked[:, FACE_SIZE // 2 :] = 0.0
         faces = torch.cat([masked, face], dim=0)
-        generator = self.modules["generator"]
+        generator = self.generator_net
         generator.eval()
         out = []
         for start in range(0, frames, self.config.generate_batch):

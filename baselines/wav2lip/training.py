@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -40,10 +41,12 @@ class ClipData:
 
 def prepare(clips: Sequence[Clip]) -> list[ClipData]:
     """Resize every clip's faces to 96x96 and cut its mel windows (memoised on the clip)."""
-    return [clip.memo(("wav2lip-train", FACE_SIZE), lambda clip=clip: _prepare_one(clip)) for clip in clips]
+    return [clip.memo(("wav2lip-train", FACE_SIZE), partial(_prepare_one, clip)) for clip in clips]
 
 
 def _prepare_one(clip: Clip) -> ClipData:
+    if clip.audio is None:
+        raise ValueError(f"wav2lip: training clip {clip.name} has no audio")
     mel = wav2lip_mel(clip.audio, clip.sample_rate)
     gen = wav2lip_mel_windows(mel, clip.num_frames, clip.fps, offset=-1)
     sync = wav2lip_mel_windows(mel, clip.num_frames, clip.fps, offset=0)

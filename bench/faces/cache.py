@@ -64,7 +64,7 @@ def load_or_compute(
         arrays = compute()
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
+                np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as allow_pickle
         return arrays
 
     return clip.memo(memo_key, from_disk)

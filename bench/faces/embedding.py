@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ class FaceNotFoundError(ValueError):
     """No face was found in an image that must contain one (e.g. the identity image)."""
 
 
-def _detections(box: np.ndarray, points: np.ndarray):  # noqa: ANN202 - dlib type
+def _detections(box: np.ndarray, points: np.ndarray) -> Any:
     """A dlib ``full_object_detections`` holding one face (box and 68 points)."""
     import dlib
 

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -17,7 +19,7 @@ LEFT_EYE = slice(42, 48)
 STABLE_POINTS = (33, 36, 39, 42, 45)  # nose tip and the four eye corners (Vougioukas' face-processor)
 
 
-def _rectangle(box: np.ndarray):  # noqa: ANN202 - dlib type
+def _rectangle(box: np.ndarray) -> Any:
     import dlib
 
     x0, y0, x1, y1 = (int(round(float(v))) for v in box)

@@ -118,7 +118,7 @@ class _Tracker:
         self.frames = frames
         self.s = settings
         self.upsample = settings.upsample if settings.upsample is not None else auto_upsample(*frames.shape[1:3])
-        self.offset: np.ndarray | None = None  # detection box minus landmark box, in landmark-box units
+        self.offset = np.zeros(4, np.float32)  # detection box minus landmark box, in landmark-box units (set on detection)
         self.template: np.ndarray | None = None
 
     def box_from_landmarks(self, points: np.ndarray) -> np.ndarray:

@@ -63,18 +63,23 @@ class Inception(nn.Module):
         pool: nn.Module,
     ) -> None:
         super().__init__()
+        n = len(kernels)
+        branch_reduce = [r for r in reduce[:n] if r is not None]
+        if len(branch_reduce) != n or len(strides) != n or len(outputs) != n:
+            raise ValueError(f"Inception needs a stride, an output and a reduce size per kernel, got {reduce}")
         branches = []
-        for k, s, cout, r in zip(kernels, strides, outputs, reduce, strict=False):
+        for k, s, cout, r in zip(kernels, strides, outputs, branch_reduce, strict=True):
             layers = _conv_bn_relu("1", cin, r, 1, 1, 0)
             layers.update(_conv_bn_relu("4", r, cout, k, s, k // 2))
             branches.append(nn.Sequential(layers))
-        n = len(kernels)
+        pool_reduce = reduce[n] if n < len(reduce) else None
+        single = reduce[n + 1] if n + 1 < len(reduce) else None
         pooled = OrderedDict([("1_pool", pool)])
-        if n < len(reduce) and reduce[n] is not None:
-            pooled.update(_conv_bn_relu("2", cin, reduce[n], 1, 1, 0))
+        if pool_reduce is not None:
+            pooled.update(_conv_bn_relu("2", cin, pool_reduce, 1, 1, 0))
         branches.append(nn.Sequential(pooled))
-        if n + 1 < len(reduce) and reduce[n + 1] is not None:
-            branches.append(nn.Sequential(_conv_bn_relu("1", cin, reduce[n + 1], 1, 1, 0)))
+        if single is not None:
+            branches.append(nn.Sequential(_conv_bn_relu("1", cin, single, 1, 1, 0)))
         self.seq_list = nn.ModuleList(branches)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -130,3 +130,15 @@ class TestOpenFace:
         identity = metrics.create("acd-i-openface-cos", frame_stride=5)(Item(clip, identity=clip.frames[0]))
         assert consistency.ok and consistency.frames == 15 and 0.0 < consistency.value < 2.0  # unit vectors
         assert identity.ok and 0.0 <= identity.value <= 2.0
+
+
+@pytest.mark.gpu
+def test_openface_on_cuda_equals_cpu() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    torch.manual_seed(0)
+    net = build_openface(OpenFaceNN4Small2().state_dict())
+    x = torch.rand(4, 3, INPUT_SIZE, INPUT_SIZE)
+    on_cpu = net(x)
+    on_gpu = net.to("cuda")(x.to("cuda")).cpu()
+    torch.testing.assert_close(on_gpu, on_cpu, rtol=1e-4, atol=1e-4)  # cuDNN vs CPU convolution order

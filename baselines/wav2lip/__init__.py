@@ -77,9 +77,9 @@ class Wav2Lip(Baseline):
         return report
 
     def fit_expert(self, clips: Sequence[Clip], budget: Budget) -> FitReport:
-        """Stage one: train the expert lip-sync discriminator alone."""
-        data = prepare(usable_clips(clips, 3 * SYNCNET_T, self.name))
-        report = train_expert(self.expert, data, budget, self.config, self.rng, self.device)
+        """Stage one: train the expert lip-sync discriminator alone (on the clips the generator stage trains on)."""
+        train, _ = split_eval(usable_clips(clips, 3 * SYNCNET_T, self.name), self.config.eval_fraction)
+        report = train_expert(self.expert, prepare(train), budget, self.config, self.rng, self.device)
         self.expert_steps += report.steps
         return report
 

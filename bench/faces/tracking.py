@@ -211,8 +211,9 @@ class _Tracker:
 def track(clip: Clip, settings: TrackSettings | None = None, *, cache: bool = True) -> FaceTrack:
     """The face track of ``clip``: boxes and 68 landmarks on every frame, NaN and a reason where there is no face.
 
-    Computed once per clip (memoised on it) and cached on disk under ``cache_dir("faces")`` keyed by the clip's
-    content hash and ``settings``; ``cache=False`` skips the disk (not the memo).
+    One face is followed: the most confident detection at the first detection, then the detection closest to the
+    track. Computed once per clip (memoised on it) and cached on disk under ``cache_dir("faces")`` keyed by a hash
+    of the frames and ``settings``; ``cache=False`` skips the disk (not the memo).
 
     Example:
         >>> import numpy as np

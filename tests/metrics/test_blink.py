@@ -95,6 +95,16 @@ def _match(detected: list[int], truth: list[int], tolerance: int) -> tuple[int, 
     return hits, len(free), len(truth) - hits
 
 
+def test_detectors_recover_known_blinks_from_the_true_landmarks(synthetic_clips: list[Clip]) -> None:
+    """The synthetic corpus's own landmarks: both detectors find every blink, the online one at its exact onset."""
+    for clip in synthetic_clips:
+        truth = [onset for onset, _ in clip.meta["blinks"]]
+        ear = eye_aspect_ratio(clip.meta["landmarks"])
+        assert [b.onset for b in online_blinks(ear)] == truth
+        offline = [b.onset for b in offline_blinks(ear)]  # the last open frame before the steepest drop
+        assert len(offline) == len(truth) and all(0 <= t - o <= 2 for o, t in zip(offline, truth, strict=True))
+
+
 def test_offline_detector_finds_synthgrid_blinks(synthetic_clips: list[Clip]) -> None:
     hits = false = missed = 0
     for clip in synthetic_clips:

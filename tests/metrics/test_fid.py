@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from _inception_weights import make_fid_weights, use_test_weights
+from _tester import one_torch_thread  # noqa: F401  (autouse: one thread on shared machines)
 from PIL import Image
 from pytorch_fid import fid_score
 
@@ -222,3 +223,26 @@ def test_face_crops_on_grid_clips(test_weights, grid_clips):
     assert score.ok and np.isfinite(score.value) and score.value > 0
     with pytest.raises(metrics.MetricError, match="no face"):
         metric.update(Item(Clip(np.zeros((3, 64, 64, 3), np.uint8)), grid_clips[1]))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_features_equal_cpu(test_weights, grid_clips):
+    clip = grid_clips[0]
+    cpu = InceptionFeatures(dims=2048)(clip.with_frames(clip.frames[:4]))
+    cuda = InceptionFeatures(dims=2048, device="cuda")(clip.with_frames(clip.frames[:4]))
+    # cuDNN picks other convolution algorithms (TF32 where allowed): agreement to float32/TF32 rounding
+    np.testing.assert_allclose(cuda.numpy(), cpu.numpy(), rtol=1e-2, atol=1e-2)
+
+
+def test_state_survives_the_run_checkpoint(tmp_path):
+    from bench.run_state import SetCheckpoint
+
+    rng = np.random.default_rng(0)
+    metric = FID(dims=64)
+    metric._gen.add(torch.from_numpy(rng.normal(size=(70, 64)).astype(np.float32)))
+    metric._ref.add(torch.from_numpy(rng.normal(1.0, 1.0, size=(80, 64)).astype(np.float32)))
+    SetCheckpoint(tmp_path, {"fid": metric}).save({"v1"})
+    restored = FID(dims=64)
+    assert SetCheckpoint(tmp_path, {"fid": restored}).restore() == {"v1"}
+    assert restored.compute().value == metric.compute().value > 10

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from _inception_weights import make_fid_weights, use_test_weights
+from _tester import one_torch_thread  # noqa: F401  (autouse: one thread on shared machines)
 
 import metrics
 from bench import weights
@@ -150,3 +151,17 @@ def test_kid_refuses_missing_reference_and_weights(test_weights, grid_clips, tmp
     monkeypatch.setenv("TALKBENCH_WEIGHTS", str(tmp_path))
     with pytest.raises(weights.WeightsMissingError, match="talkbench weights fetch pt-inception-fid"):
         KID().update(Item(grid_clips[0].with_frames(grid_clips[0].frames[:2]), grid_clips[1]))
+
+
+def test_state_survives_the_run_checkpoint(tmp_path):
+    from bench.run_state import SetCheckpoint
+
+    rng = np.random.default_rng(0)
+    metric, empty = KID(subsets=3, subset_size=5, max_features=8), KID()
+    metric._gen.add(rng.normal(size=(12, 2048)).astype(np.float32))  # over the bound: a reservoir of 8
+    metric._ref.add(rng.normal(size=(3, 2048)).astype(np.float32))
+    SetCheckpoint(tmp_path, {"kid": metric, "empty": empty}).save({"v1"})
+    restored, restored_empty = KID(subsets=3, subset_size=5, max_features=8), KID()
+    assert SetCheckpoint(tmp_path, {"kid": restored, "empty": restored_empty}).restore() == {"v1"}
+    assert restored.compute().value == metric.compute().value and restored.compute().frames == 12
+    assert restored_empty._gen.rows.shape == (0, 2048) and not restored_empty.compute().ok

@@ -162,3 +162,16 @@ def test_refusals_and_missing_weights(lipnet_weights, grid_items, monkeypatch, t
     monkeypatch.setenv("TALKBENCH_WEIGHTS", str(tmp_path))
     with pytest.raises(weights.WeightsMissingError, match="talkbench weights fetch lipnet-grid-overlap"):
         metrics.create("cer-overlap")(item)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_forward_equals_cpu():
+    torch.manual_seed(0)
+    net = LipNet().eval()
+    x = torch.rand(1, 3, 75, 64, 128)
+    with torch.no_grad():
+        cpu = net(x)
+        cuda = net.to("cuda")(x.to("cuda")).cpu()
+    # cuDNN 3-D convolutions and GRUs (TF32 where allowed): agreement to float32/TF32 rounding
+    np.testing.assert_allclose(cuda.numpy(), cpu.numpy(), rtol=1e-2, atol=1e-2)

@@ -34,10 +34,10 @@ _EIGHT = np.ones((3, 3), bool)
 _EPS100 = 100 * np.finfo(np.float64).eps
 
 
-def _rows(values: np.ndarray, taps: np.ndarray, mode: str) -> np.ndarray:
-    """``ndimage.correlate1d(values, taps, axis=0)`` for an odd symmetric kernel, in the same summation order."""
+def _rows(values: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """``ndimage.correlate1d(values, taps, axis=0, mode="constant")`` for an odd symmetric kernel, same sum order."""
     radius, n = len(taps) // 2, values.shape[0]
-    padded = np.pad(values, ((radius, radius), (0, 0)), mode=mode)
+    padded = np.pad(values, ((radius, radius), (0, 0)))
     out = padded[radius : radius + n] * taps[radius]
     for k in range(radius):  # outermost pair first, as ndimage adds them
         out += (padded[k : k + n] + padded[2 * radius - k : 2 * radius - k + n]) * taps[k]
@@ -53,7 +53,7 @@ def _gauss() -> np.ndarray:
 
 def _smooth(values: np.ndarray) -> np.ndarray:
     """``ndimage.gaussian_filter(values, 1, mode="constant")``: rows as ndimage sums them, then columns."""
-    return ndimage.correlate1d(_rows(values, _gauss(), "constant"), _gauss(), axis=1, mode="constant")
+    return ndimage.correlate1d(_rows(values, _gauss()), _gauss(), axis=1, mode="constant")
 
 
 @lru_cache(maxsize=16)

@@ -102,9 +102,9 @@ def marziliano_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
     quantised = 45 * np.round(angle / 45)
     measured = (quantised == 0) | (np.abs(quantised) == 180)
     rows, cols, wanted = rows[measured], cols[measured], np.where(quantised[measured] == 0, 1, -1)
-    signs = np.full((height, width), 2, np.int8)  # the last column separates rows: no run crosses it
-    signs[:, :-1] = np.sign(np.diff(image, axis=1))
-    signs = signs.ravel()
+    step_signs = np.full((height, width), 2, np.int8)  # the last column separates rows: no run crosses it
+    step_signs[:, :-1] = np.sign(np.diff(image, axis=1))
+    signs = step_signs.ravel()
     total = np.full(rows.shape, 2, np.int64)
     for side, offset in ((0, -2), (1, 1)):  # reach left from step c - 2, right from step c + 1
         ok = (cols + offset >= 0) & (cols + offset < width - 1)

@@ -63,7 +63,7 @@ def _bleed_over(shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
+def hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
     """8-connected components of ``weak`` that contain a ``strong`` pixel."""
     if not (weak & ~strong).any():  # every candidate is strong: nothing to trace
         return weak
@@ -76,6 +76,11 @@ def _hysteresis(weak: np.ndarray, strong: np.ndarray) -> np.ndarray:
 
 def port_canny(image: np.ndarray) -> np.ndarray:
     """Canny edges identical to ``skimage.feature.canny(image)`` (defaults) for a float64 image."""
+    return hysteresis(*port_canny_candidates(image))
+
+
+def port_canny_candidates(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Canny's suppressed maxima above the low threshold, and where the magnitude reaches the high one."""
     smoothed = _smooth(image) / _bleed_over(image.shape)
     padded = np.pad(smoothed, 1, mode="symmetric")  # ndimage.sobel's "reflect"
     d_cols = padded[:, 2:] - padded[:, :-2]
@@ -93,7 +98,7 @@ def port_canny(image: np.ndarray) -> np.ndarray:
 
     abs_i, abs_j = np.abs(i), np.abs(j)
     same = (i <= 0) == (j <= 0)  # both gradients of one sign: the diagonal through (1, 1) and (-1, -1)
-    vertical = np.where(same, abs_i > abs_j, abs_i >= abs_j)  # interpolate along columns (else along rows)
+    vertical = (abs_i > abs_j) | (~same & (abs_i == abs_j))  # interpolate along columns (else along rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         w = np.minimum(abs_i, abs_j) / np.maximum(abs_i, abs_j)  # the smaller over the larger in every case
     rest = 1.0 - w
@@ -108,7 +113,7 @@ def port_canny(image: np.ndarray) -> np.ndarray:
     )
     weak = np.zeros(mag.shape, bool)
     weak[1:-1, 1:-1] = maximum & (m >= _LOW)
-    return _hysteresis(weak, mag >= _HIGH)
+    return weak, mag >= _HIGH
 
 
 def octave_sobel(image: np.ndarray) -> np.ndarray:
@@ -177,4 +182,4 @@ def matlab_canny(image: np.ndarray, sigma: float = float(np.sqrt(2.0))) -> np.nd
         mag = mag / mag.max()
     counts = np.bincount(np.round(mag.ravel() * 63).astype(np.int64), minlength=64)  # imhist(mag, 64)
     high = (int(np.argmax(np.cumsum(counts) > 0.7 * mag.size)) + 1) / 64
-    return _hysteresis(_matlab_local_maxima(gx, gy, mag) & (mag > 0.4 * high), mag > high)
+    return hysteresis(_matlab_local_maxima(gx, gy, mag) & (mag > 0.4 * high), mag > high)

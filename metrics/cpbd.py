@@ -53,6 +53,8 @@ def check_image(image: np.ndarray) -> np.ndarray:
     if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
         raise ValueError(f"CPBD needs a numeric image on the 0..255 scale, got dtype {image.dtype}")
     values = image.astype(np.float64)
+    if image.dtype == np.uint8:
+        return values
     if values.size and (not np.isfinite(values).all() or values.min() < 0 or values.max() > 255):
         raise ValueError(f"CPBD needs values in the uint8 range 0..255, got {values.min()}..{values.max()}")
     if np.issubdtype(image.dtype, np.floating) and 0 < values.max() <= 1:
@@ -60,14 +62,10 @@ def check_image(image: np.ndarray) -> np.ndarray:
     return values
 
 
-def _runs_through(signs: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For flat positions ``steps`` of ``signs``, the length of their run of equal values up to and from there."""
+def _runs(signs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the runs of equal values of a flat array start and end (inclusive)."""
     boundaries = np.flatnonzero(signs[1:] != signs[:-1]) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries - 1, [signs.size - 1]])
-    first = starts[np.searchsorted(starts, steps, side="right") - 1]
-    last = ends[np.searchsorted(ends, steps, side="left")]
-    return steps - first + 1, last - steps + 1
+    return np.concatenate([[0], boundaries]), np.concatenate([boundaries - 1, [signs.size - 1]])
 
 
 def _angles(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -92,7 +90,8 @@ def marziliano_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
     widths = np.zeros(image.shape)
     if height < 3 or width < 3:
         return widths
-    rows, cols = np.nonzero(np.asarray(edges)[1:-1, 1:-1] != 0)
+    inner = np.asarray(edges)[1:-1, 1:-1]
+    rows, cols = np.nonzero(inner if inner.dtype == bool else inner != 0)
     rows, cols = rows + 1, cols + 1
     angle = _angles(image, rows, cols)
     if not angle.any():  # the port measures nothing when every angle in the image is 0
@@ -105,19 +104,43 @@ def marziliano_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
     step_signs = np.full((height, width), 2, np.int8)  # the last column separates rows: no run crosses it
     step_signs[:, :-1] = np.sign(np.diff(image, axis=1))
     signs = step_signs.ravel()
+    starts, ends = _runs(signs)
     total = np.full(rows.shape, 2, np.int64)
-    for side, offset in ((0, -2), (1, 1)):  # reach left from step c - 2, right from step c + 1
+    for offset in (-2, 1):  # reach left from step c - 2, right from step c + 1
         ok = (cols + offset >= 0) & (cols + offset < width - 1)
         steps = rows[ok] * width + cols[ok] + offset
         ok[ok] = signs[steps] == wanted[ok]  # rising edges climb, falling edges descend
         steps = rows[ok] * width + cols[ok] + offset
-        total[ok] += np.minimum(_runs_through(signs, steps)[side], MAX_STEPS)
+        if offset < 0:  # run length up to the step, leftwards
+            run = steps - starts[np.searchsorted(starts, steps, side="right") - 1] + 1
+        else:  # run length from the step, rightwards
+            run = ends[np.searchsorted(ends, steps, side="left")] - steps + 1
+        total[ok] += np.minimum(run, MAX_STEPS)
     widths[rows, cols] = total
     return widths
 
 
 def _blocks(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return values[: rows * BLOCK, : cols * BLOCK].reshape(rows, BLOCK, cols, BLOCK).swapaxes(1, 2)
+
+
+def _block_counts(mask: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    return _blocks(mask, rows, cols).sum(axis=(2, 3))
+
+
+def port_block_edges(image: np.ndarray) -> np.ndarray:
+    """An edge map with the same 64x64 edge-block decisions as the port's Canny map, tracing edges only if needed.
+
+    Strong maxima always survive hysteresis and weak ones at most, so a block is decided by them alone unless its
+    strong count is at or below the threshold while its weak count is above it.
+    """
+    weak, strong = edges.port_canny_candidates(image)
+    rows, cols = image.shape[0] // BLOCK, image.shape[1] // BLOCK
+    sure = weak & strong
+    limit = EDGE_BLOCK_FRACTION * BLOCK**2
+    if (_block_counts(sure, rows, cols) > limit).sum() == (_block_counts(weak, rows, cols) > limit).sum():
+        return sure
+    return edges.hysteresis(weak, strong)
 
 
 def pooled_sharpness(image: np.ndarray, block_edges: np.ndarray, widths: np.ndarray) -> float:
@@ -127,7 +150,7 @@ def pooled_sharpness(image: np.ndarray, block_edges: np.ndarray, widths: np.ndar
         warnings.warn(f"CPBD: a {image.shape[0]}x{image.shape[1]} region holds no 64x64 block", CPBDWarning, 2)
         return 0.0
     pixels = _blocks(image, rows, cols)
-    edge_block = (_blocks(np.asarray(block_edges) != 0, rows, cols).sum(axis=(2, 3))) > EDGE_BLOCK_FRACTION * BLOCK**2
+    edge_block = _block_counts(np.asarray(block_edges) != 0, rows, cols) > EDGE_BLOCK_FRACTION * BLOCK**2
     contrast = np.trunc(pixels.max(axis=(2, 3)) - pixels.min(axis=(2, 3)))
     jnb = np.where(contrast <= JNB_CONTRAST, 5.0, 3.0)
     block_widths = _blocks(widths, rows, cols)
@@ -160,7 +183,7 @@ def cpbd(image: np.ndarray, *, style: Literal["port", "matlab"] = "port") -> flo
     if style == "matlab":
         block_edges, width_edges = edges.matlab_canny(image), edges.matlab_sobel(image)
     else:
-        block_edges, width_edges = edges.port_canny(image), edges.octave_sobel(image)
+        block_edges, width_edges = port_block_edges(image), edges.octave_sobel(image)
     return pooled_sharpness(image, block_edges, marziliano_widths(width_edges, image))
 
 

@@ -19,7 +19,7 @@ from bench.distributed import World, barrier, gather_objects, reduce_set_metrics
 from bench.media import Clip, MediaError, read_clip
 from bench.results import RunStore, VideoRow
 from bench.stats import aggregate
-from metrics import Item, Kind, Metric, SetMetric
+from metrics import Item, Kind, Metric, MetricError, SetMetric
 
 VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mkv", ".mov", ".webm")
 
@@ -125,6 +125,7 @@ class Evaluator:
             n: m for n, m in self.metrics.items() if isinstance(m, SetMetric)
         }
         self.set_frames: dict[str, int] = {name: 0 for name in self.set_metrics}
+        self.set_skipped: dict[str, int] = {}  # videos each set-level metric had to leave out
 
     def add(self, item: Item) -> VideoRow:
         """Score one item with every per-item metric and feed it to the set-level ones."""
@@ -138,13 +139,19 @@ class Evaluator:
             extras.update(score.extras)
             if not score.ok:
                 reasons.append(f"{name}: {score.reason}")
-        self.update_sets(item)
-        return make_row(item.video_id, item.speaker, values, frames, extras, reasons)
+        reasons += self.update_sets(item)
+        return make_row(item.video_id, item.speaker, values, frames, extras, reasons, len(self.metrics))
 
-    def update_sets(self, item: Item) -> None:
-        """Feed one item to the set-level metrics."""
+    def update_sets(self, item: Item) -> list[str]:
+        """Feed one item to the set-level metrics; returns why a metric left it out (e.g. no face, no reference)."""
+        left_out = []
         for name, metric in self.set_metrics.items():
-            self.set_frames[name] += metric.update(item)
+            try:
+                self.set_frames[name] += metric.update(item)
+            except MetricError as exc:
+                self.set_skipped[name] = self.set_skipped.get(name, 0) + 1
+                left_out.append(f"{name}: {exc}")
+        return left_out
 
     def set_results(self) -> dict[str, dict[str, Any]]:
         """The set-level metrics' values."""
@@ -154,16 +161,17 @@ class Evaluator:
             results[name] = {
                 "value": None if math.isnan(score.value) else score.value, "frames": score.frames,
                 "status": score.status, "reason": score.reason, "higher_is_better": metric.higher_is_better,
+                "videos_left_out": self.set_skipped.get(name, 0),
             }  # fmt: skip
         return results
 
 
 def make_row(
-    video: str, speaker: str, values: dict[str, float], frames: dict[str, int], extras: dict[str, float], reasons: list[str]
-) -> VideoRow:
-    """A row whose status follows from how many metrics scored."""
-    scored = sum(1 for v in values.values() if not math.isnan(v))
-    status = "ok" if scored == len(values) else ("failed" if scored == 0 else "partial")
+    video: str, speaker: str, values: dict[str, float], frames: dict[str, int], extras: dict[str, float],
+    reasons: list[str], total: int,
+) -> VideoRow:  # fmt: skip
+    """A row: ``ok`` when no metric failed, ``failed`` when all ``total`` did, else ``partial``; one reason each."""
+    status = "ok" if not reasons else ("failed" if len(reasons) >= total else "partial")
     return VideoRow(video, status, "; ".join(reasons), speaker, values, frames, extras)
 
 

@@ -50,6 +50,8 @@ class FrameMoments(SetMetric):
         self.reset()
 
     def update(self, item: Item) -> int:
+        if not item.generated.frames.any():
+            raise MetricError("nothing but black frames")
         means = item.generated.frames.reshape(item.generated.num_frames, -1).mean(axis=1)
         self.total += torch.tensor(means.sum(), dtype=torch.float64)
         self.count += len(means)

@@ -39,6 +39,6 @@ def test_two_processes_equal_one(toy_dirs, tmp_path):
     s2 = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert s1["metrics"] == s2["metrics"]
     assert s1["counts"] == s2["counts"]
-    assert s2["set_metrics"]["test-moments"]["frames"] == 60
+    assert s2["set_metrics"]["test-moments"]["frames"] == 50
     assert s2["set_metrics"]["test-moments"]["value"] == pytest.approx(s1["set_metrics"]["test-moments"]["value"], rel=1e-12)
     assert (tmp_path / "two" / "rows.rank0.jsonl").exists() and (tmp_path / "two" / "rows.rank1.jsonl").exists()

@@ -26,19 +26,21 @@ def test_every_video_is_accounted_for(toy_metrics, toy_dirs, tmp_path):
     for i in range(4):  # generated = reference + (i + 1), except where clipped at 255
         assert rows.loc[f"u{i}", "status"] == "ok"
         assert 0 < float(rows.loc[f"u{i}", "test-mad"]) <= i + 1
-    assert rows.loc["only_generated", "status"] == "failed"
+    assert rows.loc["only_generated", "status"] == "partial"  # the set-level metric still used it
     assert "needs reference" in rows.loc["only_generated", "reason"]
     assert "no generated video" in rows.loc["only_reference", "reason"]
     assert "all frames are black" in rows.loc["black", "reason"]
+    assert "test-moments: nothing but black frames" in rows.loc["black", "reason"]  # set-level metric left it out
     assert "corrupt.mkv" in rows.loc["corrupt", "reason"]
     assert rows.loc["corrupt", "test-mad"] == ""  # a failure is no number, never 0.0
-    assert summary["counts"] == {"videos": 8, "ok": 4, "partial": 0, "failed": 4}
+    assert summary["counts"] == {"videos": 8, "ok": 4, "partial": 1, "failed": 3}
     agg = summary["metrics"]["test-mad"]
     assert agg["n"] == 4 and agg["total"] == 8 and agg["coverage"] == 0.5
     expected = pd.to_numeric(rows["test-mad"], errors="coerce").mean()
     assert agg["mean"] == pytest.approx(expected)
     assert agg["ci_low"] <= agg["mean"] <= agg["ci_high"]
-    assert summary["set_metrics"]["test-moments"]["frames"] == 60  # the six loadable generated clips, 10 frames each
+    assert summary["set_metrics"]["test-moments"]["frames"] == 50  # the five usable generated clips, 10 frames each
+    assert summary["set_metrics"]["test-moments"]["videos_left_out"] == 1
     stored = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert stored["counts"] == summary["counts"]
     env = json.loads((tmp_path / "run" / "environment.json").read_text())

@@ -121,7 +121,7 @@ def octave_sobel(image: np.ndarray) -> np.ndarray:
     padded = np.pad(image, 1, mode="symmetric")  # ndimage's "reflect"
     d_cols = padded[:, 2:] - padded[:, :-2]
     strength = ((d_cols[:-2] + 2.0 * d_cols[1:-1] + d_cols[2:]) / 8.0) ** 2  # exact on integer-valued images
-    strength[strength <= 2 * np.sqrt(strength.mean())] = 0
+    strength *= strength > 2 * np.sqrt(strength.mean())  # zero at or below the threshold
     p = np.pad(strength, 1)
     horizontal = (strength > p[1:-1, :-2]) & (strength > p[1:-1, 2:])
     vertical = (strength > p[:-2, 1:-1]) & (strength > p[2:, 1:-1])

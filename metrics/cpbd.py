@@ -90,9 +90,10 @@ def marziliano_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
     widths = np.zeros(image.shape)
     if height < 3 or width < 3:
         return widths
-    inner = np.asarray(edges)[1:-1, 1:-1]
-    rows, cols = np.nonzero(inner if inner.dtype == bool else inner != 0)
-    rows, cols = rows + 1, cols + 1
+    edges = np.asarray(edges)
+    rows, cols = np.divmod(np.flatnonzero(edges if edges.dtype == bool else edges != 0), width)
+    interior = (rows > 0) & (rows < height - 1) & (cols > 0) & (cols < width - 1)
+    rows, cols = rows[interior], cols[interior]
     angle = _angles(image, rows, cols)
     if not angle.any():  # the port measures nothing when every angle in the image is 0
         grad_y, grad_x = np.gradient(image)

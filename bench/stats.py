@@ -54,15 +54,20 @@ def bootstrap_means(values: np.ndarray, iterations: int, seed: int) -> np.ndarra
 def aggregate(
     values: Sequence[float], total: int | None = None, iterations: int = BOOTSTRAP_ITERATIONS, seed: int = BOOTSTRAP_SEED
 ) -> Aggregate:
-    """Aggregate per-video values; NaNs are unscored videos and count against coverage, not in the mean."""
+    """Aggregate per-video values; NaNs are unscored videos and count against coverage, not in the mean.
+
+    Infinite values are scores (PSNR of identical frames is +inf) and make the mean infinite, never dropped.
+    """
     array = np.asarray(values, dtype=np.float64)
-    scored = array[np.isfinite(array)]
+    scored = array[~np.isnan(array)]
     total = len(array) if total is None else total
     n = len(scored)
     coverage = n / total if total else math.nan
     if n == 0:
         return Aggregate(math.nan, math.nan, math.nan, math.nan, 0, total, coverage, iterations, seed)
     mean = float(scored.mean())
+    if not np.isfinite(mean):
+        return Aggregate(mean, math.nan, mean, mean, n, total, coverage, iterations, seed)
     std = float(scored.std(ddof=1)) if n > 1 else math.nan
     if n > 1:
         means = bootstrap_means(scored, iterations, seed)

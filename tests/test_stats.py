@@ -43,3 +43,8 @@ def test_paired_bootstrap_detects_a_shift_and_uses_common_pairs():
     assert d.ci_low > 0.4 and d.ci_high < 0.6
     with pytest.raises(ValueError, match="equal lengths"):
         paired_bootstrap([1.0], [1.0, 2.0])
+
+
+def test_infinite_scores_are_scores():
+    agg = aggregate([math.inf, math.inf, math.nan])
+    assert agg.mean == math.inf and agg.n == 2 and agg.coverage == pytest.approx(2 / 3)

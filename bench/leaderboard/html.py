@@ -83,11 +83,11 @@ def to_html(board: Leaderboard) -> str:
         cells = [f'<td data-value="{escape(row.method)}">{escape(row.method)}</td>']
         for c in board.columns:
             cell = row.cells.get(c.metric)
-            value = cell.mean if cell is not None and math.isfinite(cell.mean) else None
+            value = cell.mean if cell is not None and not math.isnan(cell.mean) else None
             rank = ranks[c.metric].get(row.method)
             cls = {1: ' class="best"', 2: ' class="second"'}.get(rank or 0, "")
             tip = f' title="95% CI [{cell.ci_low:.4g}, {cell.ci_high:.4g}], n={cell.n}"' if cell and cell.has_ci else ""
-            text = "–" if value is None else f"{value:.3f}"
+            text = "–" if value is None else ("∞" if math.isinf(value) else f"{value:.3f}")
             data = "" if value is None else json.dumps(value)
             cells.append(f'<td data-value="{data}"{cls}{tip}>{text}</td>')
         body.append(f'<tr class="{row.kind}">' + "".join(cells) + "</tr>")

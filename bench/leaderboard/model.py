@@ -75,7 +75,7 @@ class Leaderboard:
         if column.higher_is_better is None:
             return {}
         values = sorted(
-            {r.cells[metric].mean for r in self.rows if metric in r.cells and math.isfinite(r.cells[metric].mean)},
+            {r.cells[metric].mean for r in self.rows if metric in r.cells and not math.isnan(r.cells[metric].mean)},
             reverse=column.higher_is_better,
         )
         place = {v: i + 1 for i, v in enumerate(values)}

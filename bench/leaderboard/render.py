@@ -19,8 +19,10 @@ FORMATS = ("md", "csv", "tex", "html")
 
 
 def _value(cell: Cell | None, digits: int = 3) -> str:
-    if cell is None or not math.isfinite(cell.mean):
+    if cell is None or math.isnan(cell.mean):
         return "–"
+    if math.isinf(cell.mean):
+        return "∞" if cell.mean > 0 else "-∞"
     return f"{cell.mean:.{digits}f}"
 
 
@@ -66,7 +68,7 @@ def to_csv(board: Leaderboard) -> str:
 
 
 def _num(value: float) -> str:
-    return "" if not math.isfinite(value) else repr(float(value))
+    return "" if math.isnan(value) else repr(float(value))
 
 
 _TEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}"}
@@ -95,7 +97,7 @@ def to_latex(board: Leaderboard) -> str:
         for row in block:
             cells = []
             for c in board.columns:
-                text = _value(row.cells.get(c.metric))
+                text = _value(row.cells.get(c.metric)).replace("∞", r"$\infty$")
                 rank = ranks[c.metric].get(row.method)
                 cells.append(rf"\textbf{{{text}}}" if rank == 1 else rf"\underline{{{text}}}" if rank == 2 else text)
             name = _tex(row.method) + (r"$^\dagger$" if kind == "reported" else "")

@@ -92,3 +92,14 @@ def test_cli_writes_all_formats(runs, published, tmp_path, capsys):
         assert (tmp_path / "out" / f"board.{ext}").stat().st_size > 0
     assert main(["leaderboard", str(tmp_path / "runs"), "--protocol", "none-v9", "--out", str(stem)]) == 2
     assert "no run or published row" in capsys.readouterr().err
+
+
+def test_infinite_values_render_and_rank(tmp_path, toy_metrics):
+    import math
+
+    runs = [fake_run(tmp_path / "r", "same", "p-v1", math.inf, 1.0, ci=0.0), fake_run(tmp_path / "r", "x", "p-v1", 2.0, 1.0)]
+    board = build_leaderboard("p-v1", runs)
+    assert board.ranks("test-mad") == {"x": 1, "same": 2}  # lower is better: +inf ranks last, but is ranked
+    assert "| same | <u>∞</u> |" in render(board, "md")
+    assert "\\underline{$\\infty$}" in render(board, "tex")
+    assert ">∞</td>" in render(board, "html")

@@ -71,7 +71,7 @@ def as_batch(frames: np.ndarray | torch.Tensor, device: str | torch.device, dtyp
         tensor = tensor.unsqueeze(-1)
     if tensor.ndim != 4:
         raise ValueError(f"frames must be [T, H, W] or [T, H, W, C], got shape {tuple(tensor.shape)}")
-    return tensor.to(device=device).permute(0, 3, 1, 2).to(dtype)
+    return tensor.to(device=device).permute(0, 3, 1, 2).contiguous().to(dtype)  # channels first in memory too
 
 
 def check_pair(generated: np.ndarray | torch.Tensor, reference: np.ndarray | torch.Tensor) -> None:

@@ -50,12 +50,24 @@ def window_taps(window: str) -> tuple[list[float], float]:
     return [1.0 / UNIFORM_SIZE] * UNIFORM_SIZE, n / (n - 1)
 
 
-def _filter_valid(maps: torch.Tensor, taps: list[float]) -> torch.Tensor:
+Buffers = dict[tuple[str, tuple[int, ...]], torch.Tensor]
+
+
+def _buffer(buffers: Buffers, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
+    """A tensor reused across batches: fresh megabyte-sized allocations cost page faults on every batch."""
+    key = (name, shape)
+    if key not in buffers:
+        buffers[key] = torch.empty(shape, dtype=like.dtype, device=like.device)
+    return buffers[key]
+
+
+def _filter_valid(maps: torch.Tensor, taps: list[float], buffers: Buffers) -> torch.Tensor:
     """Separable filtering of ``[..., H, W]`` keeping only outputs whose window lies inside (no padding)."""
     k = len(taps)
     for dim in (-2, -1):
         size = maps.shape[dim] - k + 1
-        out = maps.narrow(dim, 0, size) * taps[0]
+        first = maps.narrow(dim, 0, size)
+        out = torch.mul(first, taps[0], out=_buffer(buffers, f"filtered{dim}", tuple(first.shape), maps))
         for j in range(1, k):
             out.add_(maps.narrow(dim, j, size), alpha=taps[j])
         maps = out
@@ -76,21 +88,24 @@ def _box_valid(maps: torch.Tensor, size: int) -> torch.Tensor:
     return maps.div_(size * size)
 
 
-def _ssim_batch(x: torch.Tensor, y: torch.Tensor, taps: list[float], cov_norm: float, data_range: float) -> torch.Tensor:
+def _ssim_batch(
+    x: torch.Tensor, y: torch.Tensor, taps: list[float], cov_norm: float, data_range: float, buffers: Buffers
+) -> torch.Tensor:
     """Per-frame SSIM of float64 ``[N, C, H, W]`` batches, averaged over the valid pixels and channels."""
-    maps = torch.empty((4, *x.shape), dtype=x.dtype, device=x.device)
+    maps = _buffer(buffers, "maps", (4, *x.shape), x)
     u, v, uu, vv = maps  # filtering x+y, x-y and their squares gives every moment SSIM needs with four filters
     torch.add(x, y, out=u)
     torch.sub(x, y, out=v)
     torch.mul(u, u, out=uu)
     torch.mul(v, v, out=vv)
     uniform = len(set(taps)) == 1
-    mu_u, mu_v, uu, vv = _box_valid(maps, len(taps)) if uniform else _filter_valid(maps, taps)
+    mu_u, mu_v, uu, vv = _box_valid(maps, len(taps)) if uniform else _filter_valid(maps, taps, buffers)
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
     mu_u2, mu_v2 = mu_u.mul_(mu_u), mu_v.mul_(mu_v)
-    luminance_num = (mu_u2 - mu_v2).mul_(0.5).add_(c1)  # 2 mu_x mu_y + C1
-    luminance_den = (mu_u2 + mu_v2).mul_(0.5).add_(c1)  # mu_x^2 + mu_y^2 + C1
-    contrast_num = (uu - vv).mul_(0.5).sub_(luminance_num).add_(c1).mul_(cov_norm).add_(c2)  # 2 cov_xy + C2
+    scratch = _buffer(buffers, "scratch", (2, *mu_u.shape), mu_u)
+    luminance_num = torch.sub(mu_u2, mu_v2, out=scratch[0]).mul_(0.5).add_(c1)  # 2 mu_x mu_y + C1
+    luminance_den = mu_u2.add_(mu_v2).mul_(0.5).add_(c1)  # mu_x^2 + mu_y^2 + C1
+    contrast_num = torch.sub(uu, vv, out=scratch[1]).mul_(0.5).sub_(luminance_num).add_(c1).mul_(cov_norm).add_(c2)
     contrast_den = uu.add_(vv).mul_(0.5).sub_(luminance_den).add_(c1).mul_(cov_norm).add_(c2)  # var_x + var_y + C2
     ssim_map = luminance_num.mul_(contrast_num).div_(luminance_den.mul_(contrast_den))
     return ssim_map.mean(dim=(-2, -1)).mean(dim=1)
@@ -130,12 +145,13 @@ def ssim(
     height, width = generated.shape[1:3]
     if min(height, width) < len(taps):
         raise MetricError(f"frames of {height}x{width} are smaller than the {len(taps)}x{len(taps)} SSIM window")
-    values = []
+    values: list[torch.Tensor] = []
+    buffers: Buffers = {}
     for start in range(0, generated.shape[0], max(int(batch_size), 1)):
         stop = start + max(int(batch_size), 1)
         x = as_batch(generated[start:stop], device, torch.float64)
         y = as_batch(reference[start:stop], device, torch.float64)
-        values.append(_ssim_batch(x, y, taps, cov_norm, data_range))
+        values.append(_ssim_batch(x, y, taps, cov_norm, data_range, buffers))
     return torch.cat(values)
 
 

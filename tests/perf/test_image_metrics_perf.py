@@ -29,8 +29,10 @@ port = importlib.import_module("cpbd.compute")
 
 GRID = Path(__file__).resolve().parents[3] / "shared" / "data" / "grid"
 WANG = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False, "data_range": 255}
-SSIM_TARGET, CPBD_TARGET = 3.0, 30.0  # issue 3; not reached here (README: measured 2.3-2.8x and 17-22x CPU time)
-SSIM_FLOOR, CPBD_FLOOR = 2.0, 12.0  # regression guards below what a shared 2-core machine measures
+# Issue 3's targets. Measured on a shared 2-core machine (CPU time, one thread): SSIM 2.4-2.9x (below target),
+# CPBD 29.8-31.8x. The assertions are regression guards below those figures, since timings there are noisy.
+SSIM_TARGET, CPBD_TARGET = 3.0, 30.0
+SSIM_FLOOR, CPBD_FLOOR = 2.0, 20.0
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +102,9 @@ def test_ssim_speedup(crops, record_property):
     ours = cpu_seconds(lambda: ssim(generated, reference, data_range=255), rounds=7)
     theirs = cpu_seconds(lambda: skimage_loop(generated, reference), rounds=5)
     record_property("ssim_speedup", theirs / ours)
-    print(f"SSIM 100x96x96: talkbench {ours * 1e3:.1f} ms, scikit-image {theirs * 1e3:.1f} ms: {theirs / ours:.1f}x")
+    print(
+        f"SSIM 100x96²: ours {ours * 1e3:.1f} ms, skimage {theirs * 1e3:.1f} ms: {theirs / ours:.1f}x, target {SSIM_TARGET:.0f}x"
+    )
     assert theirs / ours >= SSIM_FLOOR
 
 

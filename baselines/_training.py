@@ -76,6 +76,10 @@ def adam(params: Iterable[torch.nn.Parameter], lr: float, betas: Sequence[float]
     return torch.optim.Adam([p for p in params if p.requires_grad], lr=lr, betas=(float(beta1), float(beta2)))
 
 
-def scaled(channels: int, width: float, minimum: int = 4) -> int:
-    """A layer's channel count at width multiplier ``width`` (paper: 1.0)."""
+def scaled(channels: int, width: float, minimum: int = 8) -> int:
+    """A layer's channel count at width multiplier ``width`` (paper: 1.0), never below ``minimum``.
+
+    The floor of 8 keeps the full-resolution layers of the tiny presets wide enough to pass colour through (with 4,
+    Wav2Lip's first 6-channel stage became a bottleneck and its tiny outputs lost the face's colours).
+    """
     return max(minimum, int(round(channels * width)))

@@ -94,8 +94,8 @@ class Wav2LipConfig:
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # Same code and schedule logic at 1/8 width (at least 8 channels per layer); a higher learning rate and frequent evaluations so that a
-    # CPU run of a few dozen steps visibly learns and exercises the sync-weight switch.
+    # Same code and schedule logic at 1/8 width (at least 8 channels per layer); a higher learning rate and
+    # frequent evaluations so that a CPU run of a few dozen steps visibly learns and exercises the switch logic.
     "tiny": {"width": 0.125, "batch_size": 4, "expert_batch_size": 8, "lr": 1e-3, "disc_lr": 1e-3, "expert_lr": 1e-3,
              "eval_interval": 10, "eval_steps": 2},
 }

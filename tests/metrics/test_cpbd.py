@@ -18,7 +18,15 @@ import metrics
 from metrics import Item
 from metrics import _cpbd_edges as edges
 from metrics._frames import grey
-from metrics.cpbd import MATLAB_IMG1, MATLAB_IMG1_DISTANCE, CPBDWarning, cpbd, marziliano_widths, pooled_sharpness
+from metrics.cpbd import (
+    MATLAB_IMG1,
+    MATLAB_IMG1_DISTANCE,
+    CPBDWarning,
+    cpbd,
+    marziliano_widths,
+    pooled_sharpness,
+    port_block_edges,
+)
 
 scipy.ndimage.imread = None  # cpbd 1.0.7 imports it; current SciPy no longer has it
 port = importlib.import_module("cpbd.compute")
@@ -143,3 +151,17 @@ def test_matlab_variant_scores_grid_frames_close_to_the_port():
         port_style, matlab_style = metrics.create("cpbd")(item), metrics.create("cpbd-matlab")(item)
     assert port_style.ok and matlab_style.ok and 0 < matlab_style.value < 1
     assert matlab_style.value != port_style.value and abs(matlab_style.value - port_style.value) < 0.2
+
+
+def test_edge_blocks_left_open_by_strong_maxima_are_traced_like_the_package():
+    image = np.full((128, 128), 100.0)
+    image[:, 32:] += 0.04  # a faint edge: maxima between the two Canny thresholds
+    image[:8, 32:] += 20.0  # and a strong one at the top
+    weak, strong = edges.port_canny_candidates(image)
+    lower_left = (slice(64, 128), slice(0, 64))
+    assert (weak & strong)[lower_left].sum() <= 8 < weak[lower_left].sum()  # undecided without hysteresis
+    ours = _edge_blocks(port_block_edges(image))
+    from skimage.feature import canny
+
+    assert np.array_equal(ours, _edge_blocks(canny(image)))
+    assert cpbd(image) == pytest.approx(port.compute(image), abs=1e-12)

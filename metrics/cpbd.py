@@ -151,7 +151,9 @@ def pooled_sharpness(image: np.ndarray, block_edges: np.ndarray, widths: np.ndar
         warnings.warn(f"CPBD: a {image.shape[0]}x{image.shape[1]} region holds no 64x64 block", CPBDWarning, 2)
         return 0.0
     pixels = _blocks(image, rows, cols)
-    edge_block = _block_counts(np.asarray(block_edges) != 0, rows, cols) > EDGE_BLOCK_FRACTION * BLOCK**2
+    block_edges = np.asarray(block_edges)
+    edge_map = block_edges if block_edges.dtype == bool else block_edges != 0
+    edge_block = _block_counts(edge_map, rows, cols) > EDGE_BLOCK_FRACTION * BLOCK**2
     contrast = np.trunc(pixels.max(axis=(2, 3)) - pixels.min(axis=(2, 3)))
     jnb = np.where(contrast <= JNB_CONTRAST, 5.0, 3.0)
     block_widths = _blocks(widths, rows, cols)

@@ -232,7 +232,12 @@ class LSED(_SyncNetMetric):
 
 @metrics.variants(_variants("lse-c"))
 class LSEC(_SyncNetMetric):
-    """LSE-C: SyncNet confidence, median minus minimum of the offset distances (higher is better)."""
+    """LSE-C: SyncNet confidence, median minus minimum of the offset distances (higher is better).
+
+    Example:
+        >>> metrics.create("lse-c").higher_is_better, sorted(metrics.create("lse-c").needs)
+        (True, [<Need.AUDIO: 'audio'>])
+    """
 
     name: ClassVar[str] = "lse-c"
     field: ClassVar[str] = "lse_c"
@@ -242,7 +247,12 @@ class LSEC(_SyncNetMetric):
 
 @metrics.variants(_variants("av-offset"))
 class AVOffset(_SyncNetMetric):
-    """AV offset in 25 fps frames found by SyncNet (audio delayed by k frames gives -k); no direction, 0 is ideal."""
+    """AV offset in 25 fps frames found by SyncNet (audio delayed by k frames gives -k); no direction, 0 is ideal.
+
+    Example:
+        >>> metrics.create("av-offset-syncnet-track").higher_is_better is None
+        True
+    """
 
     name: ClassVar[str] = "av-offset"
     field: ClassVar[str] = "av_offset"

@@ -36,6 +36,9 @@ SIGMA = 1.5
 TRUNCATE = 3.5  # scikit-image: an 11-tap Gaussian for sigma 1.5
 UNIFORM_SIZE = 7
 WINDOWS = ("gaussian", "uniform")
+# Values per map in one filtered batch: the maps of a larger batch fall out of cache, and each of the 22 filter passes
+# then streams them from memory (a 360x288 RGB clip: 1.33 s in batches of 4 frames, 0.70 s frame by frame).
+BATCH_VALUES = 4 * 96 * 96 * 3
 
 
 def window_taps(window: str) -> tuple[list[float], float]:
@@ -118,7 +121,7 @@ def ssim(
     data_range: float,
     window: Literal["gaussian", "uniform"] = "gaussian",
     device: str = "cpu",
-    batch_size: int = 4,
+    batch_size: int | None = None,
 ) -> torch.Tensor:
     """Per-frame SSIM, float64 ``[T]``; equals ``skimage.metrics.structural_similarity`` frame by frame.
 
@@ -128,7 +131,8 @@ def ssim(
         data_range: the span of pixel values, 255 for uint8 frames.
         window: ``"gaussian"`` (sigma 1.5, 11x11, Wang et al.) or ``"uniform"`` (7x7, scikit-image's default).
         device: torch device.
-        batch_size: frames filtered at once (small batches stay in cache; the result does not depend on it).
+        batch_size: frames filtered at once (small batches stay in cache; the result does not depend on it). None:
+            as many frames as fit in :data:`BATCH_VALUES` values (4 frames of 96x96 RGB, 1 frame of 360x288).
 
     Raises:
         MetricError: frames smaller than the window.
@@ -145,10 +149,13 @@ def ssim(
     height, width = generated.shape[1:3]
     if min(height, width) < len(taps):
         raise MetricError(f"frames of {height}x{width} are smaller than the {len(taps)}x{len(taps)} SSIM window")
+    if batch_size is None:
+        batch_size = BATCH_VALUES // max(int(np.prod(generated.shape[1:])), 1)
+    step = max(int(batch_size), 1)
     values: list[torch.Tensor] = []
     buffers: Buffers = {}
-    for start in range(0, generated.shape[0], max(int(batch_size), 1)):
-        stop = start + max(int(batch_size), 1)
+    for start in range(0, generated.shape[0], step):
+        stop = start + step
         x = as_batch(generated[start:stop], device, torch.float64)
         y = as_batch(reference[start:stop], device, torch.float64)
         values.append(_ssim_batch(x, y, taps, cov_norm, data_range, buffers))

@@ -5,10 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from test_leaderboard import fake_run
 
 from bench.leaderboard import build_leaderboard, render
-
-from test_leaderboard import fake_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -1,0 +1,292 @@
+"""Speed and memory of ``talkbench evaluate`` (issue 7, item 9) on the real GRID clips.
+
+The pairs: generated = a degraded copy of each GRID clip (Gaussian blur sigma 1 plus Gaussian noise sigma 4, written
+losslessly), reference = the original ``.mpg``; paired by file name. Metrics psnr, ssim, cpbd, fdbm and lmd.
+
+* Speed: :func:`bench.evaluate.evaluate` beside :func:`reference_loop.reference_loop` (scikit-image, the ``cpbd``
+  package, numpy FFT and dlib detection plus landmarks on every frame), side by side in one run. Each timed round
+  of ``evaluate`` starts cold: ``TALKBENCH_CACHE`` points at a fresh empty folder (no face track from an earlier
+  round on disk) and the clips are read anew (nothing memoised). dlib's models are loaded before either side is
+  timed. Both sides run on one torch thread and are timed in CPU seconds (``time.process_time``), so that other
+  processes on a shared machine distort the ratio less than wall time; wall times are recorded too.
+* Agreement: the per-video values of both sides match (tolerances at :data:`TOLERANCE`).
+* Memory: the ``talkbench evaluate`` command on N and 4N distinct videos in child processes; the child's peak
+  resident set (``VmHWM``) must not grow with the number of videos.
+
+Measured on a shared, loaded 2-core machine (other jobs running; wall times are noisier than CPU times): talkbench
+8.5 s CPU (11.5 s wall) for the 4 pairs, the reference 63.0 s CPU (69.9 s wall): 7.4x CPU, 6.1x wall, below the
+10x target. Per pair, talkbench spends ~0.6 s decoding the two clips (the reference pays the same), ~0.7 s in SSIM
+(11-tap float64 filtering of 4 moment maps, bounded by arithmetic), ~0.5 s in CPBD, ~0.3 s tracking faces for LMD,
+~0.14 s in FDBM. Peak RSS of the command: 833 MiB for 2 videos, 865 MiB for 8 (x1.04; 345 -> 378 MiB above the
+loaded models).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from reference_loop import DlibPerFrame, aligned_mouth, lmd_reference, reference_loop
+
+import metrics
+from bench.evaluate import EvalConfig, evaluate, pair_directories
+from bench.faces import TrackSettings, track
+from bench.faces.detect import dlib_model
+from bench.media import Clip, read_clip, write_clip
+from bench.results import load_run
+from metrics import Item
+from metrics._frames import grey
+
+METRICS = ["psnr", "ssim", "cpbd", "fdbm", "lmd"]
+TARGET = 10.0  # issue 7, item 9: at least 10x faster than the frame-by-frame reference
+FLOOR = 6.0  # regression guard below the measured 7.4x (CPU time, shared 2-core machine under load)
+MEMORY_GROWTH = 1.3  # peak RSS with 4N videos below this times the peak with N videos
+# psnr/ssim/cpbd/fdbm: same arithmetic (relative differences <= 1e-14 measured). lmd (relative): talkbench tracks
+# (detection every 15 frames) and predicts landmarks on crops upscaled to 160 px (GRID faces are ~125 px wide), where
+# the reference detects and predicts on every raw frame. Both change the landmarks by ~0.4 px on average and LMD of
+# these pairs by up to 15 % (measured: upscaling alone -12 to -17 %, tracking alone -1 to +7 %; swwp2s 7.12 vs 8.34);
+# with per-frame detection and no upscaling the landmarks, and so LMD, are identical (test_lmd_definition_matches).
+TOLERANCE = {"psnr": 1e-9, "ssim": 1e-9, "cpbd": 1e-9, "fdbm": 1e-9, "lmd": 0.2}
+REPO = Path(__file__).resolve().parents[2]
+
+
+def degrade(frames: np.ndarray, seed: int) -> np.ndarray:
+    """A plausible generator output: blurred (sigma 1) and noisy (sigma 4) copy of the frames, uint8."""
+    blurred = np.stack([cv2.GaussianBlur(f, (0, 0), 1.0) for f in frames]).astype(np.float32)
+    noise = np.random.default_rng(seed).normal(0.0, 4.0, frames.shape).astype(np.float32)
+    return np.clip(np.rint(blurred + noise), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def pairs(grid_paths: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(generated dir, reference dir): a degraded lossless copy of each real GRID clip, and the originals."""
+    generated = tmp_path_factory.mktemp("generated")
+    for seed, path in enumerate(grid_paths):
+        clip = read_clip(path)
+        write_clip(generated / f"{path.stem}.mkv", Clip(degrade(clip.frames, seed), fps=clip.fps))
+    return generated, grid_paths[0].parent
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def timings() -> dict[str, dict[str, float]]:
+    """CPU and wall seconds of each side, shared by the side-by-side benchmarks of this module."""
+    return {}
+
+
+def run_talkbench(generated: Path, reference: Path) -> dict[str, dict[str, float]]:
+    """``evaluate`` with cold caches (a fresh TALKBENCH_CACHE and run folder); per-video values."""
+    with tempfile.TemporaryDirectory(prefix="talkbench-perf-") as tmp:
+        cache, run = Path(tmp) / "cache", Path(tmp) / "run"
+        previous = os.environ.get("TALKBENCH_CACHE")
+        os.environ["TALKBENCH_CACHE"] = str(cache)
+        try:
+            evaluate(pair_directories(generated, reference), EvalConfig(METRICS), run, progress=False)
+            _, table = load_run(run)
+            tracks = len(list(cache.glob("faces/track/*.npz")))
+        finally:
+            if previous is None:
+                os.environ.pop("TALKBENCH_CACHE", None)
+            else:
+                os.environ["TALKBENCH_CACHE"] = previous
+    assert (table["status"] == "ok").all(), table[["video", "status", "reason"]]
+    assert tracks == 2 * len(table), f"{tracks} face tracks computed for {len(table)} pairs: a cache was reused"
+    return {row["video"]: {m: float(row[m]) for m in METRICS} for _, row in table.iterrows()}
+
+
+def run_reference(generated: Path, reference: Path, models: DlibPerFrame) -> dict[str, dict[str, float]]:
+    """The frame-by-frame reference on the same pairs."""
+    specs = [(g, reference / f"{g.stem}.mpg") for g in sorted(generated.glob("*.mkv"))]
+    return reference_loop(specs, models)
+
+
+@pytest.fixture(scope="module")
+def models() -> DlibPerFrame:
+    """dlib's models loaded for both sides before anything is timed."""
+    dlib_model("hog"), dlib_model("landmarks")
+    return DlibPerFrame()
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict[str, dict]:
+    """Per side: the per-video values and the best CPU and wall seconds, filled by the benchmarks below."""
+    return {}
+
+
+def measure(side: str, pairs: tuple[Path, Path], models: DlibPerFrame, measured: dict[str, dict]) -> None:
+    """One timed round of one side; keeps its values and its best CPU and wall seconds."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = run_talkbench(*pairs) if side == "talkbench" else run_reference(*pairs, models)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    entry = measured.setdefault(side, {"cpu_s": math.inf, "wall_s": math.inf})
+    entry.update(values=result, cpu_s=min(entry["cpu_s"], cpu), wall_s=min(entry["wall_s"], wall))
+
+
+@pytest.mark.parametrize("side", ["talkbench", "reference"])
+def test_evaluate_side_by_side(benchmark, pairs, models, measured, side: str) -> None:
+    """Both sides on the 4 GRID pairs in one run; talkbench best of 3 cold rounds, the slow reference once."""
+    benchmark.group = "evaluate psnr,ssim,cpbd,fdbm,lmd: 4 GRID pairs"
+    rounds = 3 if side == "talkbench" else 1
+    benchmark.pedantic(measure, args=(side, pairs, models, measured), rounds=rounds, iterations=1)
+    benchmark.extra_info.update(cpu_s=measured[side]["cpu_s"], wall_s=measured[side]["wall_s"])
+    assert sorted(measured[side]["values"]) == sorted(p.stem for p in pairs[0].glob("*.mkv"))
+
+
+def speedups(pairs: tuple[Path, Path], models: DlibPerFrame, measured: dict[str, dict]) -> tuple[float, float]:
+    """CPU and wall speed-ups of talkbench over the reference (measured above; measured here when run alone)."""
+    for side in ("talkbench", "reference"):
+        if side not in measured:
+            measure(side, pairs, models, measured)
+    ours, theirs = measured["talkbench"], measured["reference"]
+    cpu_ratio, wall_ratio = theirs["cpu_s"] / ours["cpu_s"], theirs["wall_s"] / ours["wall_s"]
+    print(
+        f"\nevaluate 4 GRID pairs: talkbench {ours['cpu_s']:.2f} s CPU ({ours['wall_s']:.2f} s wall), reference "
+        f"{theirs['cpu_s']:.2f} s CPU ({theirs['wall_s']:.2f} s wall): {cpu_ratio:.1f}x CPU, {wall_ratio:.1f}x wall"
+    )
+    return cpu_ratio, wall_ratio
+
+
+def test_speedup_floor(pairs, models, measured, record_property) -> None:
+    """Regression guard: talkbench at least :data:`FLOOR` times faster than the reference in CPU time."""
+    cpu_ratio, wall_ratio = speedups(pairs, models, measured)
+    record_property("evaluate_speedup_cpu", cpu_ratio)
+    record_property("evaluate_speedup_wall", wall_ratio)
+    assert cpu_ratio >= FLOOR, f"{cpu_ratio:.1f}x CPU, floor {FLOOR:.0f}x (target {TARGET:.0f}x)"
+
+
+@pytest.mark.xfail(strict=False, reason="issue 7 item 9's 10x is not reached on CPU: measured 7.4x (see module doc)")
+def test_speedup_target(pairs, models, measured) -> None:
+    """Issue 7, item 9: at least 10x the reference's speed (CPU time)."""
+    cpu_ratio, _ = speedups(pairs, models, measured)
+    assert cpu_ratio >= TARGET, f"{cpu_ratio:.1f}x CPU, target {TARGET:.0f}x"
+
+
+def test_values_agree_with_reference(pairs, models, measured) -> None:
+    """Per video, talkbench's values equal the reference loop's (lmd within the landmark procedures' difference)."""
+    for side in ("talkbench", "reference"):
+        if side not in measured:
+            measure(side, pairs, models, measured)
+    ours, theirs = measured["talkbench"]["values"], measured["reference"]["values"]
+    report, failures = [], []
+    for video, reference_values in sorted(theirs.items()):
+        for metric in METRICS:
+            a, b = ours[video][metric], reference_values[metric]
+            error = abs(a - b) / abs(b)
+            report.append(f"{video} {metric}: talkbench {a:.10g} reference {b:.10g} relative difference {error:.2e}")
+            if not error <= TOLERANCE[metric]:
+                failures.append(report[-1])
+    print("\n" + "\n".join(report))
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("settings", [TrackSettings(detect_every=1, landmark_min_size=0), TrackSettings()])
+def test_lmd_definition_matches(pairs, models, settings: TrackSettings) -> None:
+    """The reference's LMD arithmetic on talkbench's landmarks: per-frame dlib landmarks are reproduced exactly by
+    ``track`` with per-frame detection and no upscaling, and on the default tracks it gives the ``lmd`` metric's value.
+    """
+    generated, reference = pairs
+    lmd = metrics.create("lmd")
+    for path in sorted(generated.glob("*.mkv")):
+        clips = [read_clip(path), read_clip(reference / f"{path.stem}.mpg")]
+        tracks = [track(Clip(c.frames), settings, cache=False).landmarks.astype(np.float64) for c in clips]
+        value = lmd_reference(aligned_mouth(tracks[0]), aligned_mouth(tracks[1]))
+        if settings == TrackSettings():
+            assert value == pytest.approx(lmd(Item(*clips, video_id=path.stem)).value, rel=1e-12, abs=1e-12)
+        else:
+            per_frame = [np.array([models.landmarks(grey(f)) for f in c.frames]) for c in clips]
+            np.testing.assert_array_equal(tracks[0], per_frame[0])
+            np.testing.assert_array_equal(tracks[1], per_frame[1])
+
+
+CHILD = """
+import json, sys
+from bench.cli import main
+import bench.faces.detect as detect, metrics
+
+def status(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key + ":")) / 1024
+
+detect.dlib_model("hog"), detect.dlib_model("landmarks"), metrics.available()
+ready = status("VmRSS")
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "ready_mib": ready, "peak_mib": status("VmHWM")}))
+"""
+
+
+def distinct_pairs(grid_paths: list[Path], count: int, root: Path) -> tuple[Path, Path]:
+    """``count`` pairs cycling through the GRID clips, every video with distinct frames (no face track reused)."""
+    generated, reference = root / "generated", root / "reference"
+    generated.mkdir(), reference.mkdir()
+    clips = [read_clip(p) for p in grid_paths]
+    for k in range(count):
+        clip = clips[k % len(clips)]
+        frames = clip.frames.copy()
+        frames[:, 0, 0, 0] = k  # one corner pixel tells the copies apart
+        write_clip(reference / f"v{k:02d}.mkv", Clip(frames, fps=clip.fps))
+        write_clip(generated / f"v{k:02d}.mkv", Clip(degrade(clip.frames, 100 + k), fps=clip.fps))
+    return generated, reference
+
+
+def peak_memory(pairs_dir: tuple[Path, Path], root: Path) -> dict[str, float]:
+    """``talkbench evaluate`` in a child process with a fresh cache; its resident set before the run and its peak."""
+    if not Path("/proc/self/status").is_file():
+        pytest.skip("peak resident set is read from /proc (Linux)")
+    args = ["--generated", str(pairs_dir[0]), "--reference", str(pairs_dir[1]), "--metrics", ",".join(METRICS)]
+    args += ["--out", str(root / "run"), "--no-progress"]
+    env = {**os.environ, "TALKBENCH_CACHE": str(root / "cache"), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, "evaluate", *args], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0, done.stderr[-3000:]
+    _, table = load_run(root / "run")
+    assert (table["status"] == "ok").all(), table[["video", "status", "reason"]]
+    return {"videos": len(table), "ready_mib": result["ready_mib"], "peak_mib": result["peak_mib"]}
+
+
+N_SMALL, N_LARGE = 2, 8
+
+
+def test_memory_flat_in_the_number_of_videos(grid_paths, tmp_path, record_property) -> None:
+    """Peak RSS of ``talkbench evaluate`` on 4N videos stays within 1.3x of the peak on N videos.
+
+    Each video holds 75 frames of 360x288 (2 x 23 MiB of frames per pair, plus analyses): keeping finished videos
+    in memory would add well over 200 MiB from N to 4N, beyond the allowed growth.
+    """
+    figures = {}
+    for count in (N_SMALL, N_LARGE):
+        root = tmp_path / f"n{count}"
+        root.mkdir()
+        figures[count] = peak_memory(distinct_pairs(grid_paths, count, root), root)
+    small, large = figures[N_SMALL], figures[N_LARGE]
+    for count, figure in figures.items():
+        record_property(f"peak_mib_{count}", figure["peak_mib"])
+    print(
+        f"\npeak RSS: {N_SMALL} videos {small['peak_mib']:.0f} MiB (ready {small['ready_mib']:.0f}), "
+        f"{N_LARGE} videos {large['peak_mib']:.0f} MiB (ready {large['ready_mib']:.0f}): "
+        f"x{large['peak_mib'] / small['peak_mib']:.3f}, growth over ready "
+        f"{small['peak_mib'] - small['ready_mib']:.0f} -> {large['peak_mib'] - large['ready_mib']:.0f} MiB"
+    )
+    assert large["videos"] == N_LARGE and small["videos"] == N_SMALL
+    assert large["peak_mib"] < MEMORY_GROWTH * small["peak_mib"], figures
+    growth = {count: f["peak_mib"] - f["ready_mib"] for count, f in figures.items()}  # above the loaded models
+    assert growth[N_LARGE] < MEMORY_GROWTH * growth[N_SMALL], figures

@@ -62,8 +62,13 @@ def check_same_size(generated: tuple[int, ...], reference: tuple[int, ...], what
         )
 
 
-def as_batch(frames: np.ndarray | torch.Tensor, device: str | torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Frames ``[T, H, W]`` or ``[T, H, W, C]`` (channels last) as a ``[T, C, H, W]`` tensor on ``device``."""
+def as_batch(
+    frames: np.ndarray | torch.Tensor, device: str | torch.device, dtype: torch.dtype, *, channels_last: bool = False
+) -> torch.Tensor:
+    """Frames ``[T, H, W]`` or ``[T, H, W, C]`` (channels last) as a ``[T, C, H, W]`` tensor on ``device``.
+
+    ``channels_last=True`` keeps the ``[T, H, W, C]`` layout (no transposing copy).
+    """
     with warnings.catch_warnings():  # read-only frames (shared, memoised) are only read: converted to a new tensor
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
         tensor = torch.as_tensor(frames)
@@ -71,6 +76,8 @@ def as_batch(frames: np.ndarray | torch.Tensor, device: str | torch.device, dtyp
         tensor = tensor.unsqueeze(-1)
     if tensor.ndim != 4:
         raise ValueError(f"frames must be [T, H, W] or [T, H, W, C], got shape {tuple(tensor.shape)}")
+    if channels_last:
+        return tensor.to(device=device, dtype=dtype).contiguous()
     return tensor.to(device=device).permute(0, 3, 1, 2).contiguous().to(dtype)  # channels first in memory too
 
 

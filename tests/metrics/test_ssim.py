@@ -21,8 +21,8 @@ def _channel_axis(frame: np.ndarray) -> int | None:
 
 class TestSSIM(MetricTester):
     metric = "ssim"
-    atol, rtol = 1e-10, 1e-10
-    reason = "same float64 filters; our moments come from (x+y, x-y) sums, so rounding differs in the last bits"
+    atol, rtol = 1e-6, 0.0  # issue 3 asks 1e-5; measured <= 2e-7 on GRID frames
+    reason = "Gaussian window filtered in float32 on frame-centred data; scikit-image filters in float64"
 
     def function(self, generated, reference):
         return ssim(generated, reference, data_range=255)
@@ -33,6 +33,8 @@ class TestSSIM(MetricTester):
 
 class TestSSIMSkimage(TestSSIM):
     metric = "ssim-skimage"
+    atol, rtol = 1e-10, 1e-10
+    reason = "exact float64 box sums; our moments come from (x+y, x-y) sums, so rounding differs in the last bits"
 
     def function(self, generated, reference):
         return ssim(generated, reference, data_range=255, window="uniform")
@@ -55,6 +57,24 @@ def test_agrees_with_skimage_within_1e5_on_another_speaker():
         structural_similarity(g, r, data_range=255, channel_axis=-1, **WANG) for g, r in zip(generated, reference, strict=True)
     ]
     np.testing.assert_allclose(ours, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(("level", "shift"), [(240, 1), (225, 5), (15, -1), (0, 5)])
+def test_float32_path_agrees_within_1e6_on_flat_frames(level, shift):
+    """Flat frames far from mid-grey are where float32 second moments cancel worst (``E[u^2] - mu_u^2``).
+
+    Filtered centred on 127.5 these miss scikit-image by up to 8e-6; centred on each frame's mean, by < 1e-7.
+    Frames with large flat areas at several far-apart levels still reach ~1e-6 (issue 3's bound is 1e-5).
+    """
+    reference = np.full((2, 32, 32, 3), level, np.uint8)
+    generated = np.full_like(reference, level + shift)
+    generated[:, 10:20, 5:9] = max(level - 40, 0)  # a small patch: SSIM is neither 0 nor 1
+    generated[1] = np.clip(generated[1].astype(int) + shift, 0, 255)  # a second brightness step
+    ours = ssim(generated, reference, data_range=255).numpy()
+    expected = [
+        structural_similarity(g, r, data_range=255, channel_axis=-1, **WANG) for g, r in zip(generated, reference, strict=True)
+    ]
+    np.testing.assert_allclose(ours, expected, atol=1e-6, rtol=0)
 
 
 def test_batch_size_does_not_change_values():
@@ -91,7 +111,7 @@ def test_lower_half_region():
         structural_similarity(g[144:], r[144:], data_range=255, channel_axis=-1, **WANG)
         for g, r in zip(generated, reference, strict=True)
     ]
-    assert result.value == pytest.approx(float(np.mean(expected)), abs=1e-10)
+    assert result.value == pytest.approx(float(np.mean(expected)), abs=1e-6)
 
 
 def test_data_range_must_be_positive():
@@ -111,7 +131,7 @@ def test_mouth_region_scores_the_lipnet_crops():
     expected = [
         structural_similarity(g, r, data_range=255, channel_axis=-1, **WANG) for g, r in zip(gen_crops, ref_crops, strict=True)
     ]
-    assert result.ok and result.frames == 4 and result.value == pytest.approx(float(np.mean(expected)), abs=1e-10)
+    assert result.ok and result.frames == 4 and result.value == pytest.approx(float(np.mean(expected)), abs=1e-6)
 
 
 def test_a_clip_without_any_face_fails_with_a_reason():

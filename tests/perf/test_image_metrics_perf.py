@@ -29,10 +29,10 @@ port = importlib.import_module("cpbd.compute")
 
 GRID = Path(__file__).resolve().parents[3] / "shared" / "data" / "grid"
 WANG = {"gaussian_weights": True, "sigma": 1.5, "use_sample_covariance": False, "data_range": 255}
-# Issue 3's targets. Measured on a shared 2-core machine (CPU time, one thread): SSIM 2.4-2.9x (below target),
-# CPBD 29.8-31.8x. The assertions are regression guards below those figures, since timings there are noisy.
+# Issue 3's targets. Measured on a shared 2-core machine (CPU time, one thread): SSIM 4.8-4.9x, CPBD 29.8-31.8x.
+# SSIM asserts its target; CPBD a regression guard below its measured figures, since timings there are noisy.
 SSIM_TARGET, CPBD_TARGET = 3.0, 30.0
-SSIM_FLOOR, CPBD_FLOOR = 2.0, 20.0
+CPBD_FLOOR = 20.0
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_ssim_speedup(crops, record_property):
     print(
         f"SSIM 100x96²: ours {ours * 1e3:.1f} ms, skimage {theirs * 1e3:.1f} ms: {theirs / ours:.1f}x, target {SSIM_TARGET:.0f}x"
     )
-    assert theirs / ours >= SSIM_FLOOR
+    assert theirs / ours >= SSIM_TARGET
 
 
 def test_cpbd_speedup(frame_256, record_property):

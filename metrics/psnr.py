@@ -7,8 +7,10 @@ simple_metrics.py``) computes it; frames are batched in torch (float64, CPU or C
 Aggregation over a clip (option ``aggregate``):
 
 * ``"frame-mean"`` (default): the mean of per-frame PSNR, what a loop over frames with scikit-image or torchmetrics
-  gives and what most talking-face evaluation scripts report. A frame identical to its reference has infinite PSNR,
-  so the clip's value is then infinite too; ``extras["frames_identical"]`` counts them.
+  gives and what most talking-face evaluation scripts report. A frame identical to its reference has infinite PSNR;
+  such frames are left out of the mean and counted in ``extras["frames_identical"]`` (a naive loop would return
+  infinity for the whole clip, so that one copied identity frame ranks a static image with the ground truth). The
+  value is infinite only when every frame is identical.
 * ``"mse-mean"``: the PSNR of the mean MSE over frames, as Vougioukas' fae (``fae/utils.py``) computes it
   (variant ``psnr-fae``, grey frames). It is lower than or equal to the frame mean (Jensen) and finite unless every
   frame is identical.
@@ -20,6 +22,7 @@ reference: none in the arithmetic; regions, length and size policies are talkben
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Literal, cast
 
 import numpy as np
@@ -152,6 +155,8 @@ class PSNR(Metric):
         if self.aggregate == "mse-mean":
             value = float(psnr_from_mse(mse.mean(), self.data_range))
         else:
-            value = float(psnr_from_mse(mse, self.data_range).mean())
+            per_frame = psnr_from_mse(mse, self.data_range)
+            finite = per_frame[torch.isfinite(per_frame)]
+            value = float(finite.mean()) if len(finite) else math.inf
         extras = {**pair.extras(), "frames_identical": float((mse == 0).sum())}
         return Score(value, pair.frames, extras=extras)

@@ -46,12 +46,15 @@ def test_fae_aggregation_is_psnr_of_mean_mse():
     assert fae < frame_mean  # Jensen: the frame mean is never below the PSNR of the mean MSE
 
 
-def test_identical_frames_give_infinity_and_are_counted():
+def test_identical_frames_are_counted_and_left_out_of_the_mean():
     generated, reference = consecutive_pair(4)
     generated = generated.copy()
     generated[0] = reference[0]
     result = metrics.create("psnr")(Item(named_clip(generated, "gen"), named_clip(reference, "ref")))
-    assert result.value == math.inf and result.extras["frames_identical"] == 1
+    expected = np.mean([peak_signal_noise_ratio(reference[i], generated[i], data_range=255) for i in range(1, 4)])
+    assert result.value == pytest.approx(expected, abs=1e-10) and result.extras["frames_identical"] == 1
+    same = metrics.create("psnr")(Item(named_clip(reference, "gen"), named_clip(reference, "ref")))
+    assert same.value == math.inf and same.extras["frames_identical"] == 4
     assert math.isfinite(metrics.create("psnr-fae")(Item(named_clip(generated, "g"), named_clip(reference, "r"))).value)
 
 

@@ -40,11 +40,19 @@ def fdbm(images: np.ndarray | torch.Tensor, *, device: str = "cpu") -> torch.Ten
         tensor = tensor.unsqueeze(0)
     if tensor.ndim != 3 or tensor.dtype in (torch.bool,) or tensor.is_complex():
         raise ValueError(f"FDBM needs real grey images [H, W] or [T, H, W], got {tuple(tensor.shape)} {tensor.dtype}")
+    width = tensor.shape[-1]
+    # Half spectrum: for real images |F[k, l]| = |F[-k, -l]| (torch's full fft2 of real input fills that half by
+    # conjugation, so the magnitudes are bit-identical), so column l stands for columns l and W - l too. Columns 0 and
+    # W / 2 (even W) have no twin. Same counts as the full spectrum at half the cost.
+    twins = torch.full((width // 2 + 1,), 2, dtype=torch.int64, device=device)
+    twins[0] = 1
+    if width % 2 == 0:
+        twins[-1] = 1
     counts = []
     for chunk in tensor.split(CHUNK_FRAMES):  # frames are independent; small chunks avoid huge complex buffers
-        magnitude = torch.fft.fft2(chunk.to(device=device, dtype=torch.float64)).abs()
+        magnitude = torch.fft.rfft2(chunk.to(device=device, dtype=torch.float64)).abs()
         peak = magnitude.amax(dim=(-2, -1), keepdim=True)
-        counts.append((magnitude > peak / THRESHOLD_RATIO).sum(dim=(-2, -1)))
+        counts.append(((magnitude > peak / THRESHOLD_RATIO).sum(dim=-2) * twins).sum(dim=-1))
     above = torch.cat(counts) if counts else torch.zeros(0, dtype=torch.int64, device=device)
     return above.to(torch.float64) / (tensor.shape[-2] * tensor.shape[-1])
 

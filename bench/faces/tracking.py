@@ -38,7 +38,8 @@ class TrackSettings:
         min_iou: re-detect when the landmark box drifts below this IoU with the tracked box.
         min_similarity: re-detect when the face patch's correlation with the last detected one drops below this.
         landmark_min_size: faces narrower than this (px) get landmarks on an upscaled crop (see
-            :func:`bench.faces.landmarks.predict_landmarks`); 0 disables.
+            :func:`bench.faces.landmarks.predict_landmarks`); 0 disables. 100 px leaves GRID-size faces (about 125 px
+            in 360x288 frames) to plain dlib, as the reference LMD code runs it, and upscales small faces only.
     """
 
     detector: DetectorName = "hog"
@@ -47,7 +48,7 @@ class TrackSettings:
     detect_every: int = 15
     min_iou: float = 0.5
     min_similarity: float = 0.5
-    landmark_min_size: float = 160.0
+    landmark_min_size: float = 100.0
 
     def __post_init__(self) -> None:
         if self.detector not in ("hog", "cnn"):

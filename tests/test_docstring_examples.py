@@ -6,10 +6,13 @@ import doctest
 import importlib
 import pkgutil
 
+import numpy as np
 import pytest
 
 PACKAGES = ("bench", "metrics", "baselines")
 SKIP = {"bench.__main__"}  # runs the CLI when imported
+NUMPY_DEFAULTS = {"precision": 8, "threshold": 1000, "edgeitems": 3, "linewidth": 75, "suppress": False,
+                  "floatmode": "maxprec", "sign": "-"}  # fmt: skip
 
 
 def _modules() -> list[str]:
@@ -26,7 +29,9 @@ def test_docstring_examples(module_name: str) -> None:
     module = importlib.import_module(module_name)
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    for test in finder.find(module, module_name):
-        runner.run(test)
+    report: list[str] = []
+    with np.printoptions(**NUMPY_DEFAULTS):  # some imported library changes numpy's print options globally
+        for test in finder.find(module, module_name):
+            runner.run(test, out=report.append)
     result = runner.summarize(verbose=False)
-    assert result.failed == 0, f"{result.failed} of {result.attempted} docstring examples failed in {module_name}"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {module_name}:\n" + "".join(report)

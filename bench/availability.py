@@ -1,4 +1,4 @@
-"""Which metrics can run here: those whose pretrained files are all present."""
+"""Which metrics can run here (their pretrained files are present), and the hashes of the files they use."""
 
 from __future__ import annotations
 
@@ -7,15 +7,25 @@ from collections.abc import Iterable
 import metrics
 
 
+def _weights_of(name: str) -> tuple[str, ...]:
+    return tuple(getattr(metrics.REGISTRY.entry(name).resolve(), "weights", ()))
+
+
 def unavailable_metrics(names: Iterable[str]) -> dict[str, str]:
     """Metric name -> why it cannot run (a missing weights file and the command that fetches it)."""
     from bench import weights
 
     missing: dict[str, str] = {}
     for name in names:
-        cls = metrics.REGISTRY.entry(name).resolve()
-        for weight in getattr(cls, "weights", ()):
+        for weight in _weights_of(name):
             if not weights.available(weight):
                 missing[name] = f"weights {weight!r} missing: run `talkbench weights fetch {weight}`"
                 break
     return missing
+
+
+def weight_hashes(names: Iterable[str]) -> dict[str, str]:
+    """SHA-256 of every present pretrained file the metrics use: what a result records."""
+    from bench import weights
+
+    return {w: weights.file_hash(w) for name in names for w in _weights_of(name) if weights.available(w)}

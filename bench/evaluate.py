@@ -257,6 +257,7 @@ def evaluate(
     """
     from tqdm import tqdm
 
+    from bench.availability import weight_hashes
     from bench.environment import environment
     from bench.run_state import SetCheckpoint
 
@@ -265,7 +266,8 @@ def evaluate(
     store = RunStore(out, journal_name=f"rows{suffix}.jsonl")
     evaluator = Evaluator(config.metrics, config.device, config.metric_options)
     if world.is_main:
-        store.start(_config_dict(config), environment(config.device, seed=config.seed), resume)
+        env = environment(config.device, weight_hashes(config.metrics), seed=config.seed)
+        store.start(_config_dict(config), env, resume)
     barrier(world)
     done = store.finished() if resume else {}
     checkpoint = SetCheckpoint(Path(out), evaluator.set_metrics, suffix=suffix)

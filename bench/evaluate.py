@@ -63,7 +63,9 @@ class ItemSpec:
 def pair_directories(
     generated: str | Path, reference: str | Path | None = None, transcripts: Mapping[str, str] | None = None
 ) -> list[ItemSpec]:
-    """Pair generated and reference videos by file stem (utterance id); every file of either side gets a spec.
+    """Pair generated and reference videos by relative path without extension; every file of either side gets a spec.
+
+    Videos in subfolders are keyed ``speaker/utterance`` and their first folder is taken as the speaker.
 
     Raises:
         FileNotFoundError: a directory is missing.
@@ -73,7 +75,12 @@ def pair_directories(
     ref = _videos_by_id(Path(reference)) if reference is not None else {}
     transcripts = transcripts or {}
     ids = sorted(set(gen) | set(ref))
-    return [ItemSpec(i, gen.get(i), ref.get(i), transcript=transcripts.get(i)) for i in ids]
+    return [ItemSpec(i, gen.get(i), ref.get(i), transcript=transcripts.get(i), speaker=_speaker(i)) for i in ids]
+
+
+def _speaker(video: str) -> str:
+    """Videos in per-speaker subfolders (``s1/bbaf2n``) belong to that speaker, for per-speaker breakdowns."""
+    return video.split("/", 1)[0] if "/" in video else ""
 
 
 def _videos_by_id(directory: Path) -> dict[str, Path]:

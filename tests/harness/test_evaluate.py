@@ -104,3 +104,22 @@ def test_nan_is_never_written_as_zero(toy_metrics, toy_dirs, tmp_path):
 
     _, table = load_run(tmp_path / "run")
     assert math.isnan(table.set_index("video").loc["corrupt", "test-mad"])
+
+
+def test_per_speaker_breakdown_from_subfolders(toy_metrics, tmp_path):
+    from bench.media import write_clip
+    from conftest import make_clip
+
+    for side in ("gen", "ref"):
+        for speaker, seeds in (("s1", (0, 1)), ("s2", (2,))):
+            for seed in seeds:
+                clip = make_clip(seed)
+                if side == "gen":
+                    clip = clip.with_frames((clip.frames // 2).astype("uint8"))
+                write_clip(tmp_path / side / speaker / f"u{seed}.mkv", clip)
+    specs = pair_directories(tmp_path / "gen", tmp_path / "ref")
+    assert [(s.video, s.speaker) for s in specs] == [("s1/u0", "s1"), ("s1/u1", "s1"), ("s2/u2", "s2")]
+    summary = evaluate(specs, EvalConfig(metrics=["test-mad"]), tmp_path / "run", progress=False)
+    assert summary["per_speaker"]["s1"]["test-mad"]["n"] == 2 and summary["per_speaker"]["s2"]["test-mad"]["n"] == 1
+    table = pd.read_csv(tmp_path / "run" / "per_video.csv")
+    assert list(table["speaker"]) == ["s1", "s1", "s2"]

@@ -9,6 +9,8 @@ import pytest
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
+from harness_helpers import make_clip  # noqa: E402
+
 
 @pytest.fixture
 def toy_metrics():
@@ -24,16 +26,6 @@ def toy_metrics():
     yield plugin_metrics
     for name in ("test-mad", "test-moments"):
         metrics.REGISTRY._entries.pop(name, None)
-
-
-def make_clip(seed: int, frames: int = 10, size: int = 32, black: bool = False):
-    from bench.media import Clip
-
-    rng = np.random.default_rng(seed)
-    video = np.zeros((frames, size, size, 3), np.uint8) if black else rng.integers(0, 256, (frames, size, size, 3), np.uint8)
-    t = np.arange(int(16000 * frames / 25)) / 16000
-    audio = (0.3 * np.sin(2 * np.pi * (200 + 20 * seed) * t)).astype(np.float32)
-    return Clip(video, 25.0, audio, 16000)
 
 
 @pytest.fixture

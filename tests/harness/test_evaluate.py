@@ -107,8 +107,9 @@ def test_nan_is_never_written_as_zero(toy_metrics, toy_dirs, tmp_path):
 
 
 def test_per_speaker_breakdown_from_subfolders(toy_metrics, tmp_path):
+    from harness_helpers import make_clip
+
     from bench.media import write_clip
-    from conftest import make_clip
 
     for side in ("gen", "ref"):
         for speaker, seeds in (("s1", (0, 1)), ("s2", (2,))):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import metrics
 
 
-def _weights_of(name: str) -> tuple[str, ...]:
-    return tuple(getattr(metrics.REGISTRY.entry(name).resolve(), "weights", ()))
+def _weights_of(name: str, options: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """The pretrained files a metric variant needs, from an instance (a variant's options can change them)."""
+    return tuple(metrics.create(name, **dict(options or {})).weights)
 
 
 def unavailable_metrics(names: Iterable[str]) -> dict[str, str]:

@@ -37,14 +37,18 @@ except ModuleNotFoundError:  # Python 3.10
 
 @dataclass
 class MethodSpec:
-    """One method of a benchmark: a registered baseline, its preset, budgets and config overrides."""
+    """One method of a benchmark: a registered baseline, its preset, budgets and config overrides.
+
+    A fit stops at ``fit_steps`` or ``fit_seconds``, whichever comes first; results are reproducible for a seed only
+    while the step count binds.
+    """
 
     name: str
     preset: str = "tiny"
-    fit_steps: int | None = None
-    fit_seconds: float | None = 45.0
-    adapt_steps: int | None = None
-    adapt_seconds: float | None = 10.0
+    fit_steps: int | None = 500  # steps bind first on an ordinary machine, so a seeded run is reproducible;
+    fit_seconds: float | None = 120.0  # the time cap only stops a much slower machine
+    adapt_steps: int | None = 20
+    adapt_seconds: float | None = 30.0
     options: dict[str, Any] = field(default_factory=dict)
     label: str | None = None
 

@@ -127,7 +127,7 @@ TABLE: dict[str, WeightFile] = {
             None,
             None,
             "Apache-2.0 (OpenFace nn4.small2.v1, CMU); PyTorch port by thnkim/OpenFacePytorch",
-            ("acd",),
+            ("acd-i-openface", "acd-c-openface", "acd-i-openface-cos", "acd-c-openface-cos"),
             "State dict of thnkim's netOpenFace (converted from nn4.small2.v1.t7; the original .t7 is at "
             "https://storage.cmusatyalab.org/openface-models/nn4.small2.v1.t7 and is not a torch state dict). "
             "Another port, TwoBranchDracaena/OpenFace-PyTorch, is only on Dropbox/BaiduPan: import it with "

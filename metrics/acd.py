@@ -108,6 +108,7 @@ class _ACD(Metric):
         self.distance = distance
         self.network = network
         self.frame_stride = frame_stride
+        self.weights = ("openface-nn4.small2",) if network == "openface" else ()  # dlib's ships with the package
 
     def _frame_embeddings(self, clip: Clip) -> tuple[np.ndarray, np.ndarray]:
         if self.network == "dlib":
@@ -192,7 +193,6 @@ class ACDIOpenFace(ACDI):
 
     name: ClassVar[str] = "acd-i-openface"
     default_network: ClassVar[Network] = "openface"
-    weights: ClassVar[tuple[str, ...]] = ("openface-nn4.small2",)
 
 
 @variants({"acd-c-openface": {}, "acd-c-openface-cos": {"distance": "cosine"}})
@@ -201,4 +201,3 @@ class ACDCOpenFace(ACDC):
 
     name: ClassVar[str] = "acd-c-openface"
     default_network: ClassVar[Network] = "openface"
-    weights: ClassVar[tuple[str, ...]] = ("openface-nn4.small2",)

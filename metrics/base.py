@@ -134,7 +134,7 @@ class Metric(ABC):
     kind: ClassVar[Kind] = Kind.ITEM
     differentiable: ClassVar[bool] = False
     score_range: ClassVar[tuple[float | None, float | None]] = (None, None)
-    weights: ClassVar[tuple[str, ...]] = ()  # names of pretrained files in the weights manager's table
+    weights: tuple[str, ...] = ()  # pretrained files (weights-table names) this instance needs; may depend on options
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device

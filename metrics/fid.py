@@ -125,7 +125,7 @@ class FID(SetMetric):
     higher_is_better: ClassVar[bool] = False
     needs: ClassVar[frozenset[Need]] = frozenset({Need.REFERENCE})
     score_range: ClassVar[tuple[float | None, float | None]] = (0.0, None)
-    weights: ClassVar[tuple[str, ...]] = (WEIGHTS,)
+    weights: tuple[str, ...] = (WEIGHTS,)
 
     def __init__(
         self,

@@ -108,7 +108,7 @@ class KID(SetMetric):
     name: ClassVar[str] = "kid"
     higher_is_better: ClassVar[bool] = False
     needs: ClassVar[frozenset[Need]] = frozenset({Need.REFERENCE})
-    weights: ClassVar[tuple[str, ...]] = (WEIGHTS,)
+    weights: tuple[str, ...] = (WEIGHTS,)
 
     def __init__(
         self,

@@ -107,7 +107,7 @@ class LPIPS(Metric):
     higher_is_better: ClassVar[bool] = False
     needs: ClassVar[frozenset[Need]] = frozenset({Need.REFERENCE})
     score_range: ClassVar[tuple[float | None, float | None]] = (0.0, None)
-    weights: ClassVar[tuple[str, ...]] = ("alexnet-lpips",)
+    weights: tuple[str, ...] = ("alexnet-lpips",)
     net: ClassVar[str] = "alex"
 
     def __init__(self, region: str = "full", length_policy: str = "truncate", device: str = "cpu") -> None:
@@ -142,5 +142,5 @@ class LPIPSVGG(LPIPS):
         ('vgg16-lpips',)
     """
 
-    weights: ClassVar[tuple[str, ...]] = ("vgg16-lpips",)
+    weights: tuple[str, ...] = ("vgg16-lpips",)
     net: ClassVar[str] = "vgg"

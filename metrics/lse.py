@@ -134,7 +134,7 @@ class _SyncNetMetric(Metric):
     """
 
     needs: ClassVar[frozenset[Need]] = frozenset({Need.AUDIO})
-    weights: ClassVar[tuple[str, ...]] = ("syncnet-v2",)
+    weights: tuple[str, ...] = ("syncnet-v2",)
     field: ClassVar[str] = ""  # the SyncResult attribute this metric reports
 
     def __init__(

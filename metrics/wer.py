@@ -120,7 +120,6 @@ class LipNetWER(Metric):
     higher_is_better: ClassVar[bool] = False
     needs: ClassVar[frozenset[Need]] = frozenset({Need.TRANSCRIPT})
     score_range: ClassVar[tuple[float | None, float | None]] = (0.0, None)
-    weights: ClassVar[tuple[str, ...]] = tuple(SPLITS.values())
 
     def __init__(
         self,
@@ -133,6 +132,7 @@ class LipNetWER(Metric):
         if unit not in ("word", "char") or split not in SPLITS:
             raise ValueError(f"unit must be 'word' or 'char' and split one of {sorted(SPLITS)}, got {unit!r}, {split!r}")
         self.unit, self.split = unit, split
+        self.weights = (SPLITS[split],)  # only the checkpoint of the chosen split
         self.allowed_datasets = tuple(d.lower() for d in allowed_datasets)
 
     def score(self, item: Item) -> Score:

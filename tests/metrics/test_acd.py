@@ -114,7 +114,7 @@ class TestOpenFace:
         score = metrics.create("acd-c-openface")(Item(grid_clips["bbaf2n"]))
         assert not score.ok and "openface.pth" in score.reason
         assert "talkbench weights fetch openface-nn4.small2" in score.reason
-        assert metrics.REGISTRY.entry("acd-i-openface").resolve().weights == ("openface-nn4.small2",)
+        assert metrics.create("acd-i-openface").weights == ("openface-nn4.small2",) and metrics.create("acd-i").weights == ()
 
     def test_metric_runs_with_random_weights(
         self,

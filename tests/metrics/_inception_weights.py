@@ -36,3 +36,18 @@ def use_test_weights(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
     monkeypatch.setenv("TALKBENCH_WEIGHTS", str(directory))
     entry = weights.get("pt-inception-fid")
     monkeypatch.setitem(weights.TABLE, entry.name, dataclasses.replace(entry, sha256=None, size=None))
+
+
+@pytest.fixture(scope="module")
+def fid_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights directory holding a test-made FID Inception file (random init, the real key names)."""
+    directory = tmp_path_factory.mktemp("fid-weights")
+    make_fid_weights(directory)
+    return directory
+
+
+@pytest.fixture
+def test_weights(monkeypatch: pytest.MonkeyPatch, fid_weights_dir: Path) -> Path:
+    """Point the weights manager at the test-made FID weights for one test."""
+    use_test_weights(monkeypatch, fid_weights_dir)
+    return fid_weights_dir

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _inception_weights import make_fid_weights, use_test_weights
+from _inception_weights import fid_weights_dir, make_fid_weights, test_weights, use_test_weights  # noqa: F401
 from _tester import one_torch_thread  # noqa: F401  (autouse: one thread on shared machines)
 from PIL import Image
 from pytorch_fid import fid_score
@@ -26,19 +26,6 @@ FORMULA_ATOL, FORMULA_RTOL = 1e-6, 0.0
 # in the last bits between batch layouts.
 FEATURE_ATOL, FEATURE_RTOL = 1e-4, 1e-5
 STRIDE = 8  # every 8th frame of a GRID clip: 10 frames, enough for the comparison and quick on CPU
-
-
-@pytest.fixture(scope="module")
-def fid_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("fid-weights")
-    make_fid_weights(directory)
-    return directory
-
-
-@pytest.fixture
-def test_weights(monkeypatch: pytest.MonkeyPatch, fid_weights_dir: Path) -> Path:
-    use_test_weights(monkeypatch, fid_weights_dir)
-    return fid_weights_dir
 
 
 @pytest.fixture(scope="module")

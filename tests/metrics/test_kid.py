@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _inception_weights import make_fid_weights, use_test_weights
+from _inception_weights import fid_weights_dir, make_fid_weights, test_weights, use_test_weights  # noqa: F401
 from _tester import one_torch_thread  # noqa: F401  (autouse: one thread on shared machines)
 
 import metrics
@@ -92,19 +92,6 @@ def test_reservoir_merge_is_a_uniform_sample_of_the_union():
     c.add(rows[:15])
     c.merge(rows[15:], 45)  # below capacity: exact concatenation
     np.testing.assert_array_equal(c.rows, rows)
-
-
-@pytest.fixture(scope="module")
-def fid_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("kid-weights")
-    make_fid_weights(directory)
-    return directory
-
-
-@pytest.fixture
-def test_weights(monkeypatch: pytest.MonkeyPatch, fid_weights_dir: Path) -> Path:
-    use_test_weights(monkeypatch, fid_weights_dir)
-    return fid_weights_dir
 
 
 @pytest.fixture(scope="module")

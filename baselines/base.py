@@ -150,6 +150,8 @@ def check_driving_audio(audio: np.ndarray, sample_rate: int, fps: float, who: st
     frames = frame_count(samples.size, int(sample_rate), fps)
     if frames < 1:
         raise ValueError(f"{who}: driving audio of {samples.size} samples is shorter than one frame at {fps} fps")
+    if not np.any(samples):
+        raise ValueError(f"{who}: driving audio is digital silence (every sample is 0); nothing to lip-sync to")
     return samples.astype(np.float32, copy=False), frames
 
 
@@ -191,7 +193,6 @@ class Baseline(ABC):
         """Few-shot fine-tune on a new subject's clips; methods without adaptation refuse."""
         raise ValueError(f"{self.name} does not adapt to new subjects (few_shot = False)")
 
-    @abstractmethod
     def generate(
         self,
         identity: np.ndarray,
@@ -203,7 +204,29 @@ class Baseline(ABC):
         """A talking-face clip of the audio's length at ``fps`` for the identity image (uint8 ``[H, W, 3]``).
 
         The clip has :func:`frame_count` frames and carries the driving audio. ``reference`` (the real video of the
-        test item) is given only to anchor rows such as ``ground_truth``; methods must not look at it.
+        test item) is given only to anchor rows such as ``ground_truth``; methods must not look at it. The inputs
+        are checked here once for every baseline (ValueError naming the problem); the method's own work is
+        :meth:`_synthesize`.
+        """
+        image = check_identity(identity, self.name)
+        samples, frames = check_driving_audio(audio, sample_rate, fps, self.name)
+        out = self._synthesize(image, samples, int(sample_rate), float(fps), frames, reference)
+        if isinstance(out, Clip):
+            return out
+        video = np.asarray(out)
+        expected = (frames, *image.shape)
+        if video.shape != expected:
+            raise RuntimeError(f"{self.name}: generated frames have shape {video.shape}, expected {expected}")
+        return self.output_clip(video, samples, sample_rate, fps)
+
+    @abstractmethod
+    def _synthesize(
+        self, image: np.ndarray, samples: np.ndarray, sample_rate: int, fps: float, frames: int, reference: Clip | None
+    ) -> np.ndarray | Clip:
+        """The method's generation on checked inputs: uint8 frames ``[frames, H, W, 3]`` of the image's size.
+
+        ``samples`` are the float32 driving audio, ``frames`` the number of frames to make. An anchor row may return
+        a whole :class:`Clip` instead (the reference, say), which is passed through unchanged.
         """
 
     def state(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from baselines import register
-from baselines.base import Baseline, Budget, FitReport, check_driving_audio, check_identity
+from baselines.base import Baseline, Budget, FitReport
 from bench.media import Clip
 
 
@@ -26,8 +26,7 @@ class _Anchor(Baseline):
         if reference is None:
             raise ValueError(f"{self.name}: needs the reference (real) clip of the item; got reference=None")
         if reference.audio is None:
-            samples, _ = check_driving_audio(audio, sample_rate, reference.fps, self.name)
-            return reference.with_audio(samples, sample_rate)
+            return reference.with_audio(audio, sample_rate)
         return reference
 
 
@@ -42,7 +41,7 @@ class GroundTruth(_Anchor):
 
     Example:
         >>> import numpy as np
-        >>> real = Clip(np.zeros((5, 8, 8, 3), np.uint8), audio=np.zeros(3200, np.float32))
+        >>> real = Clip(np.zeros((5, 8, 8, 3), np.uint8), audio=np.full(3200, 0.1, np.float32))
         >>> GroundTruth().generate(real.frames[0], real.audio, 16000, reference=real) is real
         True
     """
@@ -50,16 +49,11 @@ class GroundTruth(_Anchor):
     name = "ground_truth"
     Config = GroundTruthConfig
 
-    def generate(
-        self,
-        identity: np.ndarray,
-        audio: np.ndarray,
-        sample_rate: int,
-        fps: float = 25.0,
-        reference: Clip | None = None,
-    ) -> Clip:
+    def _synthesize(
+        self, image: np.ndarray, samples: np.ndarray, sample_rate: int, fps: float, frames: int, reference: Clip | None
+    ) -> np.ndarray | Clip:
         """The reference clip unchanged (with the driving audio attached when it has none)."""
-        return self._reference(reference, audio, sample_rate)
+        return self._reference(reference, samples, sample_rate)
 
 
 @dataclass
@@ -74,18 +68,11 @@ class StaticFrame(_Anchor):
     name = "static_frame"
     Config = StaticFrameConfig
 
-    def generate(
-        self,
-        identity: np.ndarray,
-        audio: np.ndarray,
-        sample_rate: int,
-        fps: float = 25.0,
-        reference: Clip | None = None,
-    ) -> Clip:
+    def _synthesize(
+        self, image: np.ndarray, samples: np.ndarray, sample_rate: int, fps: float, frames: int, reference: Clip | None
+    ) -> np.ndarray | Clip:
         """``frame_count`` copies of the identity image, carrying the driving audio."""
-        image = check_identity(identity, self.name)
-        samples, frames = check_driving_audio(audio, sample_rate, fps, self.name)
-        return self.output_clip(np.broadcast_to(image, (frames, *image.shape)), samples, sample_rate, fps)
+        return np.broadcast_to(image, (frames, *image.shape))
 
 
 @dataclass
@@ -131,16 +118,11 @@ class ShiftedAudio(_Anchor):
         if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)):
             raise ValueError(f"{self.name}: shift_frames must be an integer number of frames, got {shift!r}")
 
-    def generate(
-        self,
-        identity: np.ndarray,
-        audio: np.ndarray,
-        sample_rate: int,
-        fps: float = 25.0,
-        reference: Clip | None = None,
-    ) -> Clip:
+    def _synthesize(
+        self, image: np.ndarray, samples: np.ndarray, sample_rate: int, fps: float, frames: int, reference: Clip | None
+    ) -> np.ndarray | Clip:
         """The reference frames with the reference's audio shifted by ``shift_frames`` (zero-filled)."""
-        real = self._reference(reference, audio, sample_rate)
+        real = self._reference(reference, samples, sample_rate)
         samples = round(self.config.shift_frames * real.sample_rate / real.fps)
         audio = real.audio if real.audio is not None else np.zeros(0, np.float32)  # _reference attached audio
         shifted = real.with_audio(shift_audio(audio, samples))

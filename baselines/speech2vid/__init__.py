@@ -16,7 +16,7 @@ import torch
 
 from baselines import register
 from baselines._training import resize_frames, to_uint8, usable_clips
-from baselines.base import Baseline, Budget, BudgetClock, FitReport, check_driving_audio, check_identity
+from baselines.base import Baseline, Budget, BudgetClock, FitReport
 from baselines.speech2vid.config import FACE_SIZE, PRESETS, Speech2VidConfig
 from baselines.speech2vid.model import DeblurNet, Speech2VidNet
 from baselines.speech2vid.training import ClipData, identity_stack, prepare, train_deblur, train_generator
@@ -33,7 +33,7 @@ class Speech2Vid(Baseline):
     Example:
         >>> import baselines
         >>> model = baselines.create("speech2vid", preset="tiny")
-        >>> clip = model.generate(np.zeros((80, 80, 3), np.uint8), np.zeros(16000, np.float32), 16000)
+        >>> clip = model.generate(np.zeros((80, 80, 3), np.uint8), np.full(16000, 0.1, np.float32), 16000)
         >>> clip.num_frames, clip.size
         (25, (80, 80))
     """
@@ -80,17 +80,10 @@ class Speech2Vid(Baseline):
         return prepare(usable_clips(clips, self.config.min_frames - 1, self.name), self.config.mfcc_alignment)
 
     @torch.no_grad()
-    def generate(
-        self,
-        identity: np.ndarray,
-        audio: np.ndarray,
-        sample_rate: int,
-        fps: float = 25.0,
-        reference: Clip | None = None,
-    ) -> Clip:
+    def _synthesize(
+        self, image: np.ndarray, samples: np.ndarray, sample_rate: int, fps: float, frames: int, reference: Clip | None
+    ) -> np.ndarray | Clip:
         """One generated (then deblurred) face per frame, from the MFCC window centred on that frame."""
-        image = check_identity(identity, self.name)
-        samples, frames = check_driving_audio(audio, sample_rate, fps, self.name)
         mfcc = speech2vid_mfcc(samples, sample_rate)
         windows = speech2vid_windows(mfcc, frames, fps, alignment=self.config.mfcc_alignment)
         face = resize_frames(image, FACE_SIZE)
@@ -102,4 +95,4 @@ class Speech2Vid(Baseline):
             chunk = torch.from_numpy(windows[start : start + self.config.generate_batch]).unsqueeze(1).to(self.device)
             out.append(to_uint8(deblur(net(chunk, faces.expand(chunk.size(0), -1, -1, -1)))))
         video = resize_frames(np.concatenate(out), image.shape[0], image.shape[1])
-        return self.output_clip(video, samples, sample_rate, fps)
+        return video

@@ -17,7 +17,7 @@ import torch
 
 from baselines import register
 from baselines._training import resize_frames, split_eval, to_tensor, to_uint8, usable_clips
-from baselines.base import Baseline, Budget, BudgetClock, FitReport, check_driving_audio, check_identity
+from baselines.base import Baseline, Budget, BudgetClock, FitReport
 from baselines.wav2lip.config import FACE_SIZE, PRESETS, SYNCNET_T, Wav2LipConfig
 from baselines.wav2lip.model import Generator, QualityDiscriminator, SyncNet
 from baselines.wav2lip.training import GeneratorTrainer, SyncWeightSchedule, prepare, train_expert
@@ -39,7 +39,7 @@ class Wav2Lip(Baseline):
     Example:
         >>> import baselines
         >>> model = baselines.create("wav2lip", preset="tiny")
-        >>> clip = model.generate(np.zeros((64, 64, 3), np.uint8), np.zeros(8000, np.float32), 16000)
+        >>> clip = model.generate(np.zeros((64, 64, 3), np.uint8), np.full(8000, 0.1, np.float32), 16000)
         >>> clip.num_frames, clip.size, clip.fps
         (12, (64, 64), 25.0)
     """
@@ -92,17 +92,10 @@ class Wav2Lip(Baseline):
         return report
 
     @torch.no_grad()
-    def generate(
-        self,
-        identity: np.ndarray,
-        audio: np.ndarray,
-        sample_rate: int,
-        fps: float = 25.0,
-        reference: Clip | None = None,
-    ) -> Clip:
+    def _synthesize(
+        self, image: np.ndarray, samples: np.ndarray, sample_rate: int, fps: float, frames: int, reference: Clip | None
+    ) -> np.ndarray | Clip:
         """Lip-synced frames for the identity face: one generator pass per frame, reference = the same face."""
-        image = check_identity(identity, self.name)
-        samples, frames = check_driving_audio(audio, sample_rate, fps, self.name)
         mels = wav2lip_mel_windows(wav2lip_mel(samples, sample_rate), frames, fps, offset=0)
         face = to_tensor(resize_frames(image, FACE_SIZE), self.device)
         masked = face.clone()
@@ -115,7 +108,7 @@ class Wav2Lip(Baseline):
             chunk = torch.from_numpy(mels[start : start + self.config.generate_batch]).unsqueeze(1).to(self.device)
             out.append(to_uint8(generator(chunk, faces.expand(chunk.size(0), -1, -1, -1))))
         video = resize_frames(np.concatenate(out), image.shape[0], image.shape[1])
-        return self.output_clip(video, samples, sample_rate, fps)
+        return video
 
     def state(self) -> dict[str, Any]:
         """The sync-weight schedule and stage step counts."""

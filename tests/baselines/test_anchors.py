@@ -43,7 +43,7 @@ def test_static_frame_on_real_grid(grid_clips):
 
 
 def test_static_frame_length_follows_fps():
-    audio = np.zeros(16000 * 2, np.float32)
+    audio = np.full(16000 * 2, 0.1, np.float32)
     out = baselines.create("static_frame").generate(np.zeros((4, 4, 3), np.uint8), audio, 16000, fps=30.0)
     assert out.num_frames == 60 and out.fps == 30.0
 

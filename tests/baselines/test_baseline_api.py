@@ -24,7 +24,7 @@ def test_frame_count_is_whole_frames_of_audio(samples, rate, fps, expected):
 
 
 def test_driving_audio_checks():
-    samples, frames = check_driving_audio(np.zeros(16000, np.float64), 16000, 25.0, "x")
+    samples, frames = check_driving_audio(np.full(16000, 0.1, np.float64), 16000, 25.0, "x")
     assert samples.dtype == np.float32 and frames == 25
     with pytest.raises(ValueError, match="mono float"):
         check_driving_audio(np.zeros((2, 100), np.float32), 16000, 25.0, "x")
@@ -34,6 +34,8 @@ def test_driving_audio_checks():
         check_driving_audio(np.full(1000, np.nan, np.float32), 16000, 25.0, "x")
     with pytest.raises(ValueError, match="shorter than one frame"):
         check_driving_audio(np.zeros(100, np.float32), 16000, 25.0, "x")
+    with pytest.raises(ValueError, match="digital silence"):
+        check_driving_audio(np.zeros(16000, np.float32), 16000, 25.0, "x")
     with pytest.raises(ValueError, match="uint8"):
         check_identity(np.zeros((8, 8, 3), np.float32), "x")
     with pytest.raises(ValueError, match=r"\[H, W, 3\]"):
@@ -109,3 +111,26 @@ def test_load_errors_name_the_file(tmp_path):
     save_file(tensors, str(tmp_path / "model.safetensors"))
     with pytest.raises(ValueError, match="do not fit"):
         baselines.load("wav2lip", tmp_path)
+
+
+class _Broken(baselines.Baseline):
+    """A baseline whose synthesis returns frames of the wrong size."""
+
+    name = "broken"
+    trainable = False
+
+    def fit(self, clips, budget):
+        return baselines.FitReport(0, 0.0)
+
+    def _synthesize(self, image, samples, sample_rate, fps, frames, reference):
+        return np.zeros((frames, 2, 2, 3), np.uint8)
+
+
+def test_generate_checks_inputs_and_output_once_for_every_baseline():
+    model = _Broken()
+    with pytest.raises(ValueError, match="broken: the identity image must be uint8"):
+        model.generate(np.zeros((8, 8, 3), np.float32), np.full(16000, 0.1, np.float32), 16000)
+    with pytest.raises(ValueError, match="broken: driving audio is digital silence"):
+        model.generate(np.zeros((8, 8, 3), np.uint8), np.zeros(16000, np.float32), 16000)
+    with pytest.raises(RuntimeError, match=r"shape \(25, 2, 2, 3\), expected \(25, 8, 8, 3\)"):
+        model.generate(np.zeros((8, 8, 3), np.uint8), np.full(16000, 0.1, np.float32), 16000)

@@ -155,6 +155,18 @@ TABLE: dict[str, WeightFile] = {
             "torchvision VGG16_Weights.IMAGENET1K_V1, the LPIPS 'vgg' backbone; SHA-256 and size as recorded "
             "by several pipelines pinning this file.",
         ),
+        WeightFile(
+            "vgg19",
+            "vgg19-dcbb9e9d.pth",
+            "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+            None,
+            None,
+            "BSD-3-Clause (torchvision)",
+            ("oneshot_a2v", "cascaded_tcn"),
+            "torchvision VGG19_Weights.IMAGENET1K_V1, the perceptual-loss network of the baselines "
+            "(baselines/_perceptual.py; used in training, not by any metric). The torch hub name carries the "
+            "first 8 hex digits of the SHA-256 (dcbb9e9d). " + _NO_HASH,
+        ),
     ]
 }
 

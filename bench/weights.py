@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.io import atomic_path
+from bench.io import atomic_path, sha256_file
 
 ENV_VAR = "TALKBENCH_WEIGHTS"
 _CHUNK = 1 << 20
@@ -207,15 +207,6 @@ def path(name: str) -> Path:
 def available(name: str) -> bool:
     """Whether the file ``name`` is in the weights directory (not checksummed; see :func:`verify`)."""
     return (weights_dir() / get(name).filename).is_file()
-
-
-def sha256_file(file: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(file, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}

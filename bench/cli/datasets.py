@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DATASETS = ("grid", "synthgrid", "tcd-timit", "lrs2", "grid-lombard", "folder")
-_EXPECTED_COMPANION = {
-    "grid": "align file (s<N>/align/<code>.align or align/s<N>/<code>.align)",
-    "lrs2": "transcript (<n>.txt beside the video)",
-}
+from bench.data import datasets
+from bench.io import sha256_file
 
 
 def register_data(subparsers: argparse._SubParsersAction) -> None:
     """Add ``talkbench data prepare``, ``data check`` and ``data protocols``."""
     p = subparsers.add_parser("prepare", help="preprocess a dataset's clips for a protocol into the cache")
-    p.add_argument("dataset", choices=DATASETS, help="dataset name (must be the protocol's)")
+    p.add_argument("dataset", choices=datasets.names(), help="dataset name (must be the protocol's)")
     p.add_argument("--root", type=Path, help="dataset root folder (synthgrid: default the cached demo corpus)")
     p.add_argument("--protocol", required=True, help="protocol id, e.g. grid-speaker-independent or ...-v1")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
@@ -27,7 +23,7 @@ def register_data(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=_prepare)
     c = subparsers.add_parser("check", help="check a dataset's layout: counts, missing files, checksums")
-    c.add_argument("dataset", choices=DATASETS, help="dataset name")
+    c.add_argument("dataset", choices=datasets.names(), help="dataset name")
     c.add_argument("--root", type=Path, help="dataset root folder (synthgrid: default the cached demo corpus)")
     c.add_argument("--protocol", help="also resolve every split of this protocol against the dataset")
     c.set_defaults(handler=_check)
@@ -37,7 +33,7 @@ def register_data(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _root(args: argparse.Namespace) -> Path | None:
-    if args.root is None and args.dataset != "synthgrid":
+    if args.root is None and datasets.get(args.dataset).needs_root:
         raise ValueError(f"dataset {args.dataset} needs --root (the folder the dataset was extracted to)")
     return args.root
 
@@ -76,54 +72,27 @@ class CheckReport:
 
 def check_dataset(dataset: str, root: Path | None, protocol_id: str | None = None) -> CheckReport:
     """Scan ``root`` as ``dataset``: counts, missing companion and listed files, checksums, protocol splits."""
-    from bench.data.splits import dataset_records
-
+    adapter = datasets.get(dataset)
     report = CheckReport()
-    records = dataset_records(dataset, root)
+    records = adapter.records(root)
     report.counts.update(
         utterances=len(records), speakers=len({r.speaker for r in records}),
         with_transcript=sum(r.transcript is not None for r in records),
         with_word_timings=sum(r.word_timings is not None for r in records),
         with_separate_audio=sum(r.audio_path is not None for r in records),
     )  # fmt: skip
-    if dataset in _EXPECTED_COMPANION:
-        for rec in records:
-            if rec.transcript is None:
-                report.problems.append(f"missing {_EXPECTED_COMPANION[dataset]} for {rec.video_path}")
-    if dataset == "lrs2" and root is not None:
-        _check_lrs2_lists(root, report)
+    if adapter.companion is not None:
+        report.problems += [f"missing {adapter.companion} for {r.video_path}" for r in records if r.transcript is None]
+    if adapter.check is not None and root is not None:
+        counts, problems, notes = adapter.check(Path(root))
+        report.counts.update(counts)
+        report.problems += problems
+        report.notes += notes
     if root is not None:
         _check_checksums(Path(root), report)
     if protocol_id:
         _check_protocol(protocol_id, dataset, root, report)
     return report
-
-
-def _check_lrs2_lists(root: Path, report: CheckReport) -> None:
-    from bench.data import lrs2
-
-    base = lrs2.data_root(root)
-    for name in ("train.txt", "val.txt", "test.txt"):
-        try:
-            path = lrs2.list_path(root, name)
-        except FileNotFoundError as exc:
-            report.problems.append(str(exc))
-            continue
-        entries = lrs2.read_list(path)
-        report.counts[f"list {name}"] = len(entries)
-        for entry in entries:
-            if not (base / "main" / f"{entry}.mp4").is_file():
-                report.problems.append(f"{path}: listed video {base / 'main' / entry}.mp4 is missing")
-    if report.counts.get("list test.txt") not in (None, lrs2.TEST_VIDEOS):
-        report.notes.append(f"test.txt lists {report.counts['list test.txt']} videos; the official list has {lrs2.TEST_VIDEOS}")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _known_checksums(root: Path) -> dict[str, str]:
@@ -157,7 +126,7 @@ def _check_checksums(root: Path, report: CheckReport) -> None:
         path = root / rel
         if not path.is_file():
             report.problems.append(f"{path}: listed in the checksum file but missing")
-        elif _sha256(path) != expected:
+        elif sha256_file(path) != expected:
             bad += 1
             report.problems.append(f"{path}: sha256 differs from the recorded {expected[:12]}...")
     report.counts["checksums verified"] = len(known) - bad

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from bench.data.datasets import Adapter
 from bench.data.records import UtteranceRecord, safe_id, unique_ids
 
 DATASET = "folder"
@@ -68,3 +69,6 @@ def scan(root: str | Path) -> list[UtteranceRecord]:
     if unknown:
         raise ValueError(f"{root / TRANSCRIPTS}: lists utterances with no video: {sorted(unknown)[:5]}")
     return unique_ids(records, root)
+
+
+ADAPTER = Adapter(DATASET, scan)

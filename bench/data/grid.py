@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bench.data.datasets import Adapter
 from bench.data.records import UtteranceRecord, unique_ids
 
 DATASET = "grid"
@@ -136,3 +137,6 @@ def scan(root: str | Path) -> list[UtteranceRecord]:
     if not records:
         raise FileNotFoundError(f"{root}: GRID speaker folders hold no videos ({', '.join(_VIDEO_SUFFIXES)})")
     return unique_ids(records, root)
+
+
+ADAPTER = Adapter(DATASET, scan, companion="align file (s<N>/align/<code>.align or align/s<N>/<code>.align)")

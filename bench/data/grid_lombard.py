@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bench.data.datasets import Adapter
 from bench.data.grid import decode_code
 from bench.data.records import UtteranceRecord, unique_ids
 
@@ -71,3 +72,6 @@ def scan(root: str | Path, view: str = "front", conditions: tuple[str, ...] = ("
     if not records:
         raise FileNotFoundError(f"{folder}: no Lombard GRID videos ({', '.join(_VIDEO_SUFFIXES)}) of {conditions}")
     return unique_ids(records, root)
+
+
+ADAPTER = Adapter(DATASET, scan)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.data.datasets import Adapter
 from bench.data.records import UtteranceRecord, safe_id, unique_ids
 
 DATASET = "lrs2"
@@ -146,3 +147,30 @@ def pair_records(root: str | Path, pairs_file: str | Path) -> list[UtteranceReco
             {"entry": parts[0], "audio_entry": parts[1], "subset": "main", "pair_line": number},
         ))  # fmt: skip
     return unique_ids(records, path)
+
+
+def check_lists(root: Path) -> tuple[dict[str, int], list[str], list[str]]:
+    """``talkbench data check``: the official list files, their counts, and the videos they name that are missing."""
+    counts: dict[str, int] = {}
+    problems: list[str] = []
+    notes: list[str] = []
+    base = data_root(root)
+    for name in ("train.txt", "val.txt", "test.txt"):
+        try:
+            path = list_path(root, name)
+        except FileNotFoundError as exc:
+            problems.append(str(exc))
+            continue
+        entries = read_list(path)
+        counts[f"list {name}"] = len(entries)
+        problems += [f"{path}: listed video {base / 'main' / e}.mp4 is missing" for e in entries
+                     if not (base / "main" / f"{e}.mp4").is_file()]  # fmt: skip
+    if counts.get("list test.txt") not in (None, TEST_VIDEOS):
+        notes.append(f"test.txt lists {counts['list test.txt']} videos; the official list has {TEST_VIDEOS}")
+    return counts, problems, notes
+
+
+ADAPTER = Adapter(
+    DATASET, scan, companion="transcript (<n>.txt beside the video)", list_records=list_records,
+    pair_records=pair_records, check=check_lists,
+)  # fmt: skip

@@ -19,21 +19,16 @@ form the ``adapt`` split (adaptation clips), the rest stay in ``test``; the two 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.data import folder, grid, grid_lombard, lrs2, synthgrid, tcd_timit
+from bench.data import datasets
 from bench.data.records import UtteranceRecord
 
 if TYPE_CHECKING:
     from bench.protocols import Protocol, SplitSpec
 
 SPLITS = ("train", "val", "test", "adapt")
-SCANNERS: dict[str, Callable[[Path], list[UtteranceRecord]]] = {
-    "grid": grid.scan, "tcd-timit": tcd_timit.scan, "lrs2": lrs2.scan, "grid-lombard": grid_lombard.scan,
-    "folder": folder.scan,
-}  # fmt: skip
 
 
 def hash_fraction(seed: int, utterance_id: str) -> float:
@@ -44,28 +39,19 @@ def hash_fraction(seed: int, utterance_id: str) -> float:
 
 def dataset_records(dataset: str, root: str | Path | None) -> list[UtteranceRecord]:
     """Every record of ``dataset`` under ``root`` (synthgrid: None means the cached demo corpus)."""
-    if dataset == "synthgrid":
-        return synthgrid.scan(root)
-    if dataset not in SCANNERS:
-        raise ValueError(f"unknown dataset {dataset!r}; known: synthgrid, {', '.join(SCANNERS)}")
-    if root is None:
-        raise ValueError(f"dataset {dataset!r} needs its root folder (--root, or data_root in a benchmark config)")
-    path = Path(root).resolve()
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: {dataset} root folder not found")
-    return SCANNERS[dataset](path)
+    return datasets.get(dataset).records(root)
 
 
 def _pool(protocol: Protocol, spec: SplitSpec, root: str | Path | None) -> list[UtteranceRecord]:
+    adapter = datasets.get(protocol.dataset)
     if spec.pairs_file is not None or spec.list_file is not None:
-        if protocol.dataset != "lrs2":
-            raise ValueError(f"{protocol.path}: list_file and pairs_file are only defined for lrs2")
+        reader = adapter.pair_records if spec.pairs_file is not None else adapter.list_records
+        if reader is None:
+            raise ValueError(f"{protocol.path}: dataset {adapter.name} has no official list or pairs files")
         if root is None:
-            raise ValueError(f"protocol {protocol.full_id} needs the LRS2 root folder (--root or data_root)")
-        if spec.pairs_file is not None:
-            return lrs2.pair_records(root, spec.pairs_file)
-        return lrs2.list_records(root, spec.list_file)  # type: ignore[arg-type]
-    return dataset_records(protocol.dataset, root)
+            raise ValueError(f"protocol {protocol.full_id} needs the {adapter.name} root folder (--root or data_root)")
+        return reader(Path(root), spec.pairs_file or spec.list_file)  # type: ignore[arg-type]
+    return adapter.records(root)
 
 
 def select(records: list[UtteranceRecord], spec: SplitSpec, seed: int, where: str) -> list[UtteranceRecord]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.data.datasets import Adapter
 from bench.data.records import UtteranceRecord
 
 DATASET = "synthgrid"
@@ -28,3 +29,6 @@ def scan(root: str | Path | None = None, workers: int | None = None) -> list[Utt
         )
         for rec in corpus
     ]  # fmt: skip
+
+
+ADAPTER = Adapter(DATASET, scan, needs_root=False)

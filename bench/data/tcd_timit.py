@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bench.data.datasets import Adapter
 from bench.data.records import UtteranceRecord, unique_ids
 
 DATASET = "tcd-timit"
@@ -76,3 +77,6 @@ def scan(root: str | Path, groups: tuple[str, ...] = GROUPS, view: str = "straig
     if not records:
         raise FileNotFoundError(f"{root}: the TCD-TIMIT speaker folders hold no videos in Clips/{view}/")
     return unique_ids(records, root)
+
+
+ADAPTER = Adapter(DATASET, scan)

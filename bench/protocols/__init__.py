@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.data import datasets
 from bench.data.records import FrozenMap
 
 try:
@@ -32,7 +33,6 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 PROTOCOL_DIR = Path(__file__).resolve().parent
-DATASETS = ("grid", "synthgrid", "tcd-timit", "lrs2", "grid-lombard", "folder")
 CROP_MODES = ("aligned-face", "full-frame", "none")
 LENGTH_POLICIES = ("video", "min", "none")
 AGGREGATIONS = ("mean-over-videos", "mean-over-speakers")
@@ -259,7 +259,7 @@ def _build(data: dict[str, Any], path: Path) -> Protocol:
     splits_data = _need(data, "splits", dict, path)
     return Protocol(
         name=name, version=version, path=path, checksum=data["checksum"], include=data.get("include"),
-        dataset=_choice(_need(data, "dataset", str, path), DATASETS, "dataset", path),
+        dataset=_choice(_need(data, "dataset", str, path), datasets.names(), "dataset", path),
         description=_need(data, "description", str, path).strip(),
         fps=fps, sample_rate=sample_rate, crop=_crop(_need(data, "crop", dict, path), path),
         length_policy=_choice(_need(data, "length_policy", str, path), LENGTH_POLICIES, "length_policy", path),

@@ -167,6 +167,18 @@ TABLE: dict[str, WeightFile] = {
             "(baselines/_perceptual.py; used in training, not by any metric). The torch hub name carries the "
             "first 8 hex digits of the SHA-256 (dcbb9e9d). " + _NO_HASH,
         ),
+        WeightFile(
+            "deepspeech2-librispeech",
+            "librispeech_pretrained_v2.pth",
+            "https://github.com/SeanNaren/deepspeech.pytorch/releases/download/v2.0/librispeech_pretrained_v2.pth",
+            None,
+            None,
+            "MIT (SeanNaren/deepspeech.pytorch)",
+            ("maml_lip",),
+            "DeepSpeech 2 (5 bidirectional LSTM layers of 1024) trained on LibriSpeech, release v2.0 of "
+            "deepspeech.pytorch; maml_lip's audio features (baselines/maml_lip/deepspeech.py; a baseline's input, "
+            "not a metric's). A dict whose 'state_dict' holds the tensors. " + _NO_HASH,
+        ),
     ]
 }
 

@@ -23,7 +23,7 @@ from baselines._perceptual import perceptual_or_none
 from baselines._training import resize_frames, to_uint8, usable_clips
 from baselines.base import Baseline, Budget, BudgetClock, FitReport, check_driving_audio, check_identity
 from baselines.cascaded_tcn.config import ABLATIONS, MOUTH_POINTS, PRESETS, TALKING_POINTS, CascadedTCNConfig
-from baselines.cascaded_tcn.features import face_frames, fill_missing, frame_audio, logfbank_features
+from baselines.cascaded_tcn.features import FaceFrames, face_frames, fill_missing, frame_audio, logfbank_features
 from baselines.cascaded_tcn.maps import facial_map, lower_face_mask, map_channels, paste
 from baselines.cascaded_tcn.model import Renderer, Statistics, build_mapping
 from baselines.cascaded_tcn.training import RendererTrainer, fit_statistics, prepare, train_mapping
@@ -121,25 +121,34 @@ class CascadedTCN(Baseline):
         return fill_missing(track(Clip(np.ascontiguousarray(template), 25.0)).landmarks, f"{self.name}: template")
 
     @torch.no_grad()
-    def map_landmarks(self, landmarks: np.ndarray, frame_size: tuple[int, int], samples: np.ndarray, sample_rate: int,
-                      fps: float) -> tuple[np.ndarray, tuple[int, ...]]:  # fmt: skip
-        """Stage 1 on a template's landmarks ``[T, 68, 2]``: the predicted points, normalised, and their indices.
+    def map_landmarks(self, geometry: FaceFrames, samples: np.ndarray, sample_rate: int, fps: float) -> np.ndarray:
+        """Stage 1 on a template's geometry: the predicted talking-related points, normalised.
 
-        Returns ``[T, 58]`` for the 29 talking-related points (``[T, 40]``, mouth only, for the RNN baselines) in
-        nose-centred face-scale units, and which of the 68 points they are.
+        Returns ``[T, 58]`` for the 29 talking-related points (``[T, 40]``, mouth only, for the RNN baselines; see
+        :attr:`predicted_points`) in nose-centred face-scale units.
         """
-        geometry = face_frames(landmarks, frame_size)
-        audio = frame_audio(logfbank_features(samples, sample_rate), len(landmarks), fps)
+        audio = frame_audio(logfbank_features(samples, sample_rate), len(geometry.pose), fps)
         tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None].to(self.device)  # noqa: E731
         self.mapping.eval()
         pca, talking = self.mapping(self.stats.normalise_audio(tensor(audio)), tensor(geometry.pose), tensor(geometry.cheek))
-        if talking is None:
-            return self.stats.decode(pca)[0].cpu().numpy(), MOUTH_POINTS
-        return talking[0].cpu().numpy(), TALKING_POINTS
+        return (self.stats.decode(pca) if talking is None else talking)[0].cpu().numpy()
 
-    def predict_landmarks(self, template: np.ndarray, samples: np.ndarray, sample_rate: int, fps: float) -> np.ndarray:
-        """The 68 landmarks ``[T, 68, 2]`` (template pixels) with the predicted talking-related points put in."""
-        return self.predict_landmarks_from(template, self.template_landmarks(template), samples, sample_rate, fps)
+    @property
+    def predicted_points(self) -> tuple[int, ...]:
+        """Which of the 68 points the mapping predicts: the 29 talking-related ones, or the 20 mouth points (RNNs)."""
+        return TALKING_POINTS if self.config.mapping == "tcn" else MOUTH_POINTS
+
+    def predict_landmarks(self, template: np.ndarray, samples: np.ndarray, sample_rate: int, fps: float,
+                          landmarks: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+        """The template's 68 landmarks ``[T, 68, 2]`` (pixels) with the predicted talking-related points put in.
+
+        ``landmarks`` are the template's own (dlib's on the template frames when not given).
+        """
+        landmarks = self.template_landmarks(template) if landmarks is None else np.asarray(landmarks, np.float32)
+        geometry = face_frames(landmarks, template.shape[1:3])
+        out = landmarks.copy()
+        out[:, list(self.predicted_points)] = geometry.recover(self.map_landmarks(geometry, samples, sample_rate, fps))
+        return out
 
     def generate(self, identity: np.ndarray | Clip, audio: np.ndarray, sample_rate: int, fps: float = 25.0,
                  reference: Clip | None = None) -> Clip:  # fmt: skip
@@ -158,7 +167,7 @@ class CascadedTCN(Baseline):
     @torch.no_grad()
     def _render(self, template: np.ndarray, samples: np.ndarray, sample_rate: int, fps: float) -> np.ndarray:
         landmarks = self.template_landmarks(template)
-        points = self.predict_landmarks_from(template, landmarks, samples, sample_rate, fps)
+        points = self.predict_landmarks(template, samples, sample_rate, fps, landmarks)
         height, width = template.shape[1:3]
         size = self.config.render_size
         to_map = np.array([size / width, size / height], np.float32)
@@ -173,14 +182,6 @@ class CascadedTCN(Baseline):
             for k in index:
                 mask = lower_face_mask([landmarks[k], points[k]], (height, width))
                 out[k] = paste(template[k], faces[k - start], mask)
-        return out
-
-    def predict_landmarks_from(self, template: np.ndarray, landmarks: np.ndarray, samples: np.ndarray,
-                               sample_rate: int, fps: float) -> np.ndarray:  # fmt: skip
-        """As :meth:`predict_landmarks` with the template's landmarks already known."""
-        predicted, indices = self.map_landmarks(landmarks, template.shape[1:3], samples, sample_rate, fps)
-        out = landmarks.copy()
-        out[:, list(indices)] = face_frames(landmarks, template.shape[1:3]).recover(predicted)
         return out
 
     def state(self) -> dict[str, Any]:

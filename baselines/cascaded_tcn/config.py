@@ -45,8 +45,10 @@ class CascadedTCNConfig:
         landmarks: where training landmarks come from: ``"dlib"`` (bench.faces tracking, as the paper extracts
             them) or ``"given"`` (``clip.meta["landmarks"]``, e.g. synthgrid's true landmarks; an error if absent).
         render_size: side of the square face image the renderer draws (720, section 2.2).
-        ngf: renderer base channels (pix2pixHD's 64, SPECS E).
-        n_downsampling: renderer down-samplings (pix2pixHD global generator: 4 with a local enhancer).
+        ngf: renderer base channels (32: pix2pixHD's recipe with a local enhancer, ``--netG local --ngf 32``; the
+            global generator then has ``2 * ngf``).
+        n_downsampling: down-samplings of the global generator (3, pix2pixHD's ``LocalEnhancer`` default; CHOICE
+            over the option default 4, which 720 px does not allow: 720 / 2 / 16 is not whole).
         n_blocks: renderer residual blocks (pix2pixHD global generator: 9).
         local_enhancers: pix2pixHD local enhancers on top of the global generator (1: the global one runs at half
             the resolution, section 2.2's "hierarchical" model).
@@ -83,8 +85,8 @@ class CascadedTCNConfig:
     lr: float = 1e-3
     landmarks: LandmarkSource = "dlib"
     render_size: int = 720
-    ngf: int = 64
-    n_downsampling: int = 4
+    ngf: int = 32
+    n_downsampling: int = 3
     n_blocks: int = 9
     local_enhancers: int = 1
     attention_blocks: int = 1

@@ -27,16 +27,22 @@ _DEPTHS = (0.13, 0.0, 0.08, 0.06, 0.08, 0.185, 0.16, 0.16, 0.185)  # behind the 
 GENERIC_FACE_3D = np.column_stack([MEAN_FACE[list(POSE_POINTS)] - [0.5, 0.0], _DEPTHS]).astype(np.float64)
 NOSE = slice(27, 36)
 FEATURES_PER_FRAME = 4  # feature frames stacked per video frame (100 / 25)
+LOG_FLOOR = -18.0  # floor of the log filterbank energies (CHOICE, see logfbank_features)
 
 
 def logfbank_features(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """``python_speech_features.logfbank`` (26 filters, 25 ms / 10 ms), float32 ``[N, 26]``."""
+    """``python_speech_features.logfbank`` (26 filters, 25 ms / 10 ms), float32 ``[N, 26]``, floored at ``LOG_FLOOR``.
+
+    psf floors filterbank energies at machine epsilon, so digital silence gives -36 where a recording's quiet noise
+    floor gives about -16; flooring the log energies at -18 (CHOICE; below the 5th percentile of synthgrid speech)
+    makes the two alike, so that a silent stretch of driving audio reads as the silences seen in training.
+    """
     import python_speech_features as psf
 
     nfft = 1 << int(np.ceil(np.log2(0.025 * sample_rate)))  # at least one window (512 at 16 kHz, psf's default)
-    feats = psf.logfbank(np.asarray(samples, np.float64), sample_rate, winlen=0.025, winstep=1.0 / FBANK_FPS,
-                         nfilt=FBANK_DIM, nfft=nfft)  # fmt: skip
-    return np.asarray(feats, np.float32)
+    energies, _ = psf.fbank(np.asarray(samples, np.float64), sample_rate, winlen=0.025, winstep=1.0 / FBANK_FPS,
+                            nfilt=FBANK_DIM, nfft=nfft)  # fmt: skip
+    return np.maximum(np.log(energies), LOG_FLOOR).astype(np.float32)
 
 
 def frame_audio(feats: np.ndarray, num_frames: int, fps: float) -> np.ndarray:

@@ -179,6 +179,33 @@ TABLE: dict[str, WeightFile] = {
             "deepspeech.pytorch; maml_lip's audio features (baselines/maml_lip/deepspeech.py; a baseline's input, "
             "not a metric's). A dict whose 'state_dict' holds the tensors. " + _NO_HASH,
         ),
+        WeightFile(
+            "atnet-audiodvp",
+            "atnet_lstm_18.pth",
+            None,
+            None,
+            None,
+            "MIT (lelechen63/ATVGnet); the checkpoint carries no separate licence statement",
+            ("meta_talk",),
+            "ATnet (Chen et al. CVPR 2019) checkpoint that AudioDVP uses for its 256-d audio features "
+            "(xinwen-cs/AudioDVP vendor/ATVGnet/model/atnet_lstm_18.pth; linked from lelechen63/ATVGnet's README, "
+            "Google Drive, no direct address): meta_talk reads its audio_eocder* tensors. Import with --from. "
+            + _NO_HASH,
+        ),
+        WeightFile(
+            "bfm-deng-front",
+            "BFM_model_front.mat",
+            None,
+            None,
+            None,
+            "Basel Face Model 2009: free for non-commercial research after registration at "
+            "https://faces.dmi.unibas.ch/bfm/ ; may not be redistributed",
+            ("meta_talk",),
+            "The 3DMM of Deng et al. (microsoft/Deep3DFaceReconstruction): built on your machine by its "
+            "BFM/ script from 01_MorphableModel.mat (BFM 2009, register at the address above) and Exp_Pca.bin "
+            "(Guo et al., the 3DFace repository's expression basis). Each user builds it, so its SHA-256 differs "
+            "by build and none can be recorded: import with --from DIR --allow-unverified. " + _NO_HASH,
+        ),
     ]
 }
 

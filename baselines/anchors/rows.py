@@ -87,27 +87,29 @@ class ShiftedAudioConfig:
     shift_frames: int = 5
 
 
-def shift_audio(audio: np.ndarray, shift_samples: int) -> np.ndarray:
-    """Delay ``audio`` by ``shift_samples`` (advance if negative), zero-filled, same length.
+def advance_frames(frames: np.ndarray, shift: int) -> np.ndarray:
+    """Frame ``t`` of the output is frame ``t + shift`` of the input (the first or last frame held at the ends).
+
+    Showing each frame ``shift`` frames early against unchanged audio is the same as delaying the audio by
+    ``shift`` frames: the AV offset becomes ``-shift``.
 
     Example:
-        >>> shift_audio(np.arange(1.0, 5.0, dtype=np.float32), 1).tolist(), shift_audio(np.arange(1.0, 5.0), -3)
-        ([0.0, 1.0, 2.0, 3.0], array([4., 0., 0., 0.]))
+        >>> advance_frames(np.arange(5), 2).tolist(), advance_frames(np.arange(5), -1).tolist()
+        ([2, 3, 4, 4, 4], [0, 0, 1, 2, 3])
     """
-    out = np.zeros_like(audio)
-    n = audio.shape[0]
-    if abs(shift_samples) >= n:
-        return out
-    if shift_samples >= 0:
-        out[shift_samples:] = audio[: n - shift_samples]
-    else:
-        out[: n + shift_samples] = audio[-shift_samples:]
-    return out
+    index = np.clip(np.arange(len(frames)) + int(shift), 0, len(frames) - 1)
+    return frames[index]
 
 
 @register("shifted_audio")
 class ShiftedAudio(_Anchor):
-    """The real video with its audio delayed by ``shift_frames`` frames: perfect lips, known AV offset."""
+    """The real video out of sync by ``shift_frames``: its audio delayed that much relative to the lips.
+
+    The evaluation scores every method against the driving audio (the reference's), so delaying only the muxed
+    audio track would change nothing a sync metric sees; instead the real frames are shown ``shift_frames`` early
+    (:func:`advance_frames`) over the unchanged audio, which is the same relative delay (AV offset
+    ``-shift_frames``). Full-reference metrics see the same frames moved by that many frames.
+    """
 
     name = "shifted_audio"
     Config = ShiftedAudioConfig
@@ -121,10 +123,8 @@ class ShiftedAudio(_Anchor):
     def _synthesize(
         self, image: np.ndarray, samples: np.ndarray, sample_rate: int, fps: float, frames: int, reference: Clip | None
     ) -> np.ndarray | Clip:
-        """The reference frames with the reference's audio shifted by ``shift_frames`` (zero-filled)."""
+        """The reference frames advanced by ``shift_frames``, with the reference's (or the driving) audio unchanged."""
         real = self._reference(reference, samples, sample_rate)
-        samples = round(self.config.shift_frames * real.sample_rate / real.fps)
-        audio = real.audio if real.audio is not None else np.zeros(0, np.float32)  # _reference attached audio
-        shifted = real.with_audio(shift_audio(audio, samples))
+        shifted = real.with_frames(advance_frames(real.frames, self.config.shift_frames))
         shifted.meta.update(baseline=self.name, audio_shift_frames=self.config.shift_frames)
         return shifted

@@ -14,12 +14,14 @@ SyncNet MFCC (LSE-D/C)    syncnet_mfcc, syncnet_audio_windows,   syncnet_python 
 Speech2Vid MFCC           speech2vid_mfcc, speech2vid_windows    yousaidthat runmfcc.m (via psf)
 ATnet MFCC (AudioDVP)     atnet_mfcc_windows                     ATVGnet demo.py
 raw waveform windows      raw_audio_windows                      speech-driven-animation sda.py
+loudness envelope         loudness_envelope                      band RMS per video frame (mouth-sync)
 ========================  =====================================  ==========================================
 """
 
 from __future__ import annotations
 
 from bench.audio._checks import frame_to_sample, num_video_frames, resample
+from bench.audio.loudness import loudness_envelope
 from bench.audio.mfcc import (
     atnet_mfcc_windows,
     speech2vid_mfcc,
@@ -35,6 +37,7 @@ from bench.audio.wav2lip import mel_start_index, wav2lip_mel, wav2lip_mel_window
 __all__ = [
     "atnet_mfcc_windows",
     "frame_to_sample",
+    "loudness_envelope",
     "mel_start_index",
     "num_video_frames",
     "raw_audio_windows",

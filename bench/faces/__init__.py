@@ -11,7 +11,7 @@ from bench.faces.align import AlignedFaces, align, alignment_transforms, canonic
 from bench.faces.crops import face_track_crops, mouth_crops
 from bench.faces.detect import detect_faces, models_dir
 from bench.faces.embedding import EMBED_DIM, FaceNotFoundError, embed, embed_image
-from bench.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, STABLE_POINTS, eye_aspect_ratio, predict_landmarks
+from bench.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, STABLE_POINTS, eye_aspect_ratio, mouth_opening, predict_landmarks
 from bench.faces.template import MEAN_FACE
 from bench.faces.tracking import NO_FACE, FaceTrack, TrackSettings, track
 
@@ -37,6 +37,7 @@ __all__ = [
     "face_track_crops",
     "models_dir",
     "mouth_crops",
+    "mouth_opening",
     "predict_landmarks",
     "track",
     "transform_points",

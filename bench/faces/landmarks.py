@@ -1,4 +1,4 @@
-"""dlib's 68-point landmarks (iBUG 300-W layout) and measures built on them (eye aspect ratio).
+"""dlib's 68-point landmarks (iBUG 300-W layout) and measures built on them (eye aspect ratio, mouth opening).
 
 0-based point ranges: jaw 0-16, brows 17-26, nose 27-35, right eye 36-41, left eye 42-47, mouth 48-67
 (outer lip 48-59, inner lip 60-67).
@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -84,3 +84,30 @@ def eye_aspect_ratio(landmarks: np.ndarray) -> np.ndarray:
             return (a + b) / (2.0 * c)
 
     return (one_eye(pts[..., RIGHT_EYE, :]) + one_eye(pts[..., LEFT_EYE, :])) / 2.0
+
+
+INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))  # upper and lower inner-lip points facing each other
+
+
+def mouth_opening(landmarks: np.ndarray, normalise: Literal["inter-ocular", "mouth-width"] = "inter-ocular") -> np.ndarray:
+    """Inner-lip height per frame: mean distance of the points 61-67, 62-66, 63-65, over a face-size length.
+
+    Args:
+        landmarks: float ``[T, 68, 2]`` (or one frame ``[68, 2]``); NaN rows give NaN.
+        normalise: ``"inter-ocular"`` divides by the distance of the outer eye corners 36 and 45 (does not move
+            with speech); ``"mouth-width"`` by the distance of the mouth corners 48 and 54.
+
+    Returns:
+        float64 ``[T]`` (a 0-d array for one frame): 0 for a closed mouth.
+    """
+    pts = np.asarray(landmarks, np.float64)
+    if pts.shape[-2:] != (68, 2):
+        raise ValueError(f"mouth_opening needs [T, 68, 2] landmarks, got shape {pts.shape}")
+    corners = {"inter-ocular": (36, 45), "mouth-width": (48, 54)}
+    if normalise not in corners:
+        raise ValueError(f"mouth_opening normalise must be 'inter-ocular' or 'mouth-width', got {normalise!r}")
+    upper, lower = [list(side) for side in zip(*INNER_LIP_PAIRS, strict=True)]
+    height = np.linalg.norm(pts[..., upper, :] - pts[..., lower, :], axis=-1).mean(axis=-1)
+    a, b = corners[normalise]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return height / np.linalg.norm(pts[..., a, :] - pts[..., b, :], axis=-1)

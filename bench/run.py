@@ -1,19 +1,26 @@
 """``talkbench run``: fit (or load), adapt, generate and evaluate every method of a benchmark, then tabulate.
 
-Every stage is resumable: a saved model is loaded instead of refitted, a generated video on disk is not
-regenerated, and evaluation resumes from its journal. Layout of a benchmark's output directory::
+A method with a shipped checkpoint for the protocol (:mod:`bench.checkpoints`) starts from it (SHA-256 verified)
+unless ``retrain``; otherwise it is fitted within its budget. Every stage is resumable: a saved model is loaded
+instead of refitted, a generated video on disk is not regenerated, and evaluation resumes from its journal. A run
+directory made from one model origin refuses to resume from another. Layout of a benchmark's output directory::
 
     OUT/reference/<utt>.mkv          preprocessed test clips (the protocol's crop, fps and audio rate)
-    OUT/<method>/model/              config.json + model.safetensors
+    OUT/<method>/model/              config.json + model.safetensors (fitted), origin.json (where the model came from)
     OUT/<method>/videos/<utt>.mkv    generated test videos (lossless)
     OUT/<method>/eval/               the evaluation run (per_video.csv, summary.json, ...)
+    OUT/leaderboard.{md,csv,tex,html} the tables, unless the config names another place (``--publish``)
+    OUT/timings.json                 seconds per stage (also printed)
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +30,9 @@ from tqdm import tqdm
 import baselines
 from baselines import Baseline, Budget
 from bench.availability import unavailable_metrics
+from bench.checkpoints import CHECKPOINT_DIR, shipped_checkpoint
 from bench.evaluate import EvalConfig, ItemSpec, evaluate
+from bench.io import write_json_atomic, write_text_atomic
 from bench.leaderboard import build_leaderboard, write_all
 from bench.media import Clip, read_clip, write_clip
 
@@ -34,13 +43,15 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+DEMO_THREADS = 2  # the demo computes with 2 torch threads on every machine, so that its tables do not depend on cores
+
 
 @dataclass
 class MethodSpec:
     """One method of a benchmark: a registered baseline, its preset, budgets and config overrides.
 
     A fit stops at ``fit_steps`` or ``fit_seconds``, whichever comes first; results are reproducible for a seed only
-    while the step count binds.
+    while the step count binds. In a config file an unset ``fit_seconds`` / ``adapt_seconds`` means no time cap.
     """
 
     name: str
@@ -60,7 +71,11 @@ class MethodSpec:
 
 @dataclass
 class BenchmarkConfig:
-    """A benchmark: a protocol, the methods to run, where to write, and the metrics (default: the protocol's)."""
+    """A benchmark: a protocol, the methods to run, where to write, and the metrics (default: the protocol's).
+
+    ``threads``: torch threads while running (None: torch's default); ``retrain``: ignore shipped checkpoints;
+    ``checkpoints``: the folder of shipped checkpoints and their manifest.
+    """
 
     protocol: str
     methods: list[MethodSpec]
@@ -71,6 +86,9 @@ class BenchmarkConfig:
     data_root: Path | None = None
     device: str = "cpu"
     seed: int = 0
+    threads: int | None = None
+    retrain: bool = False
+    checkpoints: Path = CHECKPOINT_DIR
 
 
 def load_config(path: str | Path) -> BenchmarkConfig:
@@ -83,19 +101,27 @@ def load_config(path: str | Path) -> BenchmarkConfig:
     if "benchmark" not in data or "protocol" not in data["benchmark"]:
         raise ValueError(f"{path}: needs a [benchmark] table with a protocol")
     bench = dict(data["benchmark"])
-    methods = [MethodSpec(**m) for m in data.get("method", [])]
+    methods = [MethodSpec(**{"fit_seconds": None, "adapt_seconds": None, **m}) for m in data.get("method", [])]
     if not methods:
         raise ValueError(f"{path}: lists no [[method]]")
-    for key in ("out", "leaderboard", "published", "data_root"):
+    rows = [m.row for m in methods]
+    if len(set(rows)) != len(rows):
+        raise ValueError(f"{path}: two [[method]] entries share a row name (give one a label)")
+    for key in ("out", "leaderboard", "published", "data_root", "checkpoints"):
         if bench.get(key) is not None:
             bench[key] = Path(bench[key])
     return BenchmarkConfig(methods=methods, **bench)
 
 
-def demo_config(out: Path = Path("runs/synthgrid-demo")) -> BenchmarkConfig:
-    """The built-in demo: every registered baseline in its tiny preset (anchors included) on synthgrid."""
-    methods = [MethodSpec(name) for name in baselines.available()]
-    return BenchmarkConfig("synthgrid-demo", methods, out=out, leaderboard=Path("leaderboards/synthgrid-demo"))
+def demo_config(out: Path | None = None, retrain: bool = False) -> BenchmarkConfig:
+    """The built-in demo: every registered baseline (anchors included) on synthgrid.
+
+    Methods start from their shipped checkpoints (few-shot ones still adapt, 20 steps); with ``retrain`` they fit
+    their tiny preset from scratch (500 steps, capped at 120 s) in a separate default run folder.
+    """
+    methods = [MethodSpec(name, adapt_seconds=None) for name in baselines.available()]
+    out = out or Path("runs/synthgrid-demo-retrain" if retrain else "runs/synthgrid-demo")
+    return BenchmarkConfig("synthgrid-demo", methods, out=out, threads=DEMO_THREADS, retrain=retrain)
 
 
 def choose_metrics(requested: Sequence[str]) -> tuple[list[str], dict[str, str]]:
@@ -104,38 +130,112 @@ def choose_metrics(requested: Sequence[str]) -> tuple[list[str], dict[str, str]]
     return [m for m in requested if m not in missing], missing
 
 
-def run_benchmark(config: BenchmarkConfig, progress: bool = True) -> dict[str, Any]:
-    """Run every method of ``config``; returns a report with per-method summaries and unavailable metrics."""
+class StageClock:
+    """Wall seconds per named stage, in the order the stages ran."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the block as stage ``name`` (added to the stage's total)."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.monotonic() - start
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` torch threads (None: unchanged), restoring the previous count."""
+    import torch
+
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def run_benchmark(config: BenchmarkConfig, progress: bool = True, publish: bool = False) -> dict[str, Any]:
+    """Run every method of ``config``; returns a report: unavailable metrics, tables, model origins, timings.
+
+    The tables go to ``config.leaderboard`` (``publish``: the command says so) or ``OUT/leaderboard``, with a
+    ``.provenance.json`` beside them; their bytes depend only on the code, checkpoints, data and machine.
+    """
+    with torch_threads(config.threads):
+        return _run(config, progress)
+
+
+def _run(config: BenchmarkConfig, progress: bool) -> dict[str, Any]:
     from bench.data import split_records
     from bench.protocols import load_protocol
 
+    clock = StageClock()
     protocol = load_protocol(config.protocol)
     metric_names, unavailable = choose_metrics(config.metrics or list(protocol.metrics))
     for name, reason in unavailable.items():
         print(f"metric {name} unavailable: {reason}")
-    train = split_records(protocol, "train", config.data_root)
-    test = split_records(protocol, "test", config.data_root)
-    adapt = split_records(protocol, "adapt", config.data_root) if protocol.few_shot else []
-    reference_dir = config.out / "reference"
-    references = _write_references(test, protocol, reference_dir, progress)
-    eval_dirs = []
+    with clock.stage("data: splits and reference clips"):
+        train = split_records(protocol, "train", config.data_root)
+        test = split_records(protocol, "test", config.data_root)
+        adapt = split_records(protocol, "adapt", config.data_root) if protocol.few_shot else []
+        references = _write_references(test, protocol, config.out / "reference", progress)
+    eval_dirs, origins = [], {}
     for method in config.methods:
-        model = _fit_or_load(method, config, protocol, train, progress)
+        with clock.stage(f"{method.row}: model"):
+            model, origins[method.row] = _fit_or_load(method, config, protocol, train, progress)
         videos = config.out / method.row / "videos"
-        _generate_all(model, method, config, protocol, test, adapt, references, videos, progress)
+        _generate_all(model, method, protocol, test, adapt, references, videos, progress, clock)
         specs = [ItemSpec(r.utterance_id, videos / f"{r.utterance_id}.mkv", references[r.utterance_id],
                           transcript=r.transcript, speaker=r.speaker, dataset=protocol.dataset) for r in test]  # fmt: skip
+        meta = {"method": method.name, "preset": model.preset, "model_origin": json.dumps(origins[method.row], sort_keys=True)}
         eval_config = EvalConfig(
             metric_names, protocol.full_id, protocol.version, protocol.fps, protocol.sample_rate, config.device,
             config.seed, {k: dict(v) for k, v in protocol.metric_options.items() if k in metric_names},
-            {"method": method.name, "preset": method.preset}, label=method.row,
+            meta, label=method.row,
         )  # fmt: skip
         eval_dir = config.out / method.row / "eval"
-        evaluate(specs, eval_config, eval_dir, resume=(eval_dir / "config.json").exists(), progress=progress)
+        with clock.stage(f"{method.row}: evaluate"):
+            evaluate(specs, eval_config, eval_dir, resume=(eval_dir / "config.json").exists(), progress=progress)
         eval_dirs.append(eval_dir)
-    board = build_leaderboard(protocol.full_id, eval_dirs, config.published, metric_names)
-    written = write_all(board, config.leaderboard or config.out / "leaderboard")
-    return {"protocol": protocol.full_id, "metrics": metric_names, "unavailable": unavailable, "tables": written}
+    with clock.stage("tables"):
+        board = build_leaderboard(protocol.full_id, eval_dirs, config.published, metric_names)
+        for row in board.rows:  # sources relative to the run folder: the same tables whatever --out is
+            if row.kind == "reproduced":
+                row.source = Path(row.source).relative_to(config.out).as_posix()
+        stem = config.leaderboard or config.out / "leaderboard"
+        written = write_all(board, stem) + [write_provenance(stem, protocol.full_id, origins)]
+    write_json_atomic(config.out / "timings.json", clock.seconds)
+    return {"protocol": protocol.full_id, "metrics": metric_names, "unavailable": unavailable, "tables": written,
+            "origins": origins, "timings": clock.seconds}  # fmt: skip
+
+
+def write_provenance(stem: Path, protocol: str, origins: dict[str, dict[str, Any]]) -> Path:
+    """``STEM.provenance.json``: where the tables were computed; the Markdown table names the machine in its footer."""
+    import platform
+
+    import torch
+
+    from bench.checkpoints import machine
+    from bench.environment import git_commit, package_versions
+
+    record = {
+        "protocol": protocol, "machine": machine(), "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(), "packages": package_versions(), "git_commit": git_commit(), "models": origins,
+        "tolerance": "byte-identical tables on the same machine; elsewhere, reproduced means within 0.5% relative "
+                     "(CPU kernels differ by instruction set; see tests/harness/test_demo_tables.py)",
+    }  # fmt: skip
+    path = Path(f"{stem}.provenance.json")
+    write_json_atomic(path, record)
+    markdown = Path(f"{stem}.md")
+    if markdown.is_file():
+        note = f"Computed on {record['machine']} with {record['torch_threads']} torch threads; see {path.name}.\n"
+        write_text_atomic(markdown, markdown.read_text() + note)
+    return path
 
 
 def _write_references(records: Sequence[Any], protocol: Any, directory: Path, progress: bool) -> dict[str, Path]:
@@ -150,24 +250,61 @@ def _write_references(records: Sequence[Any], protocol: Any, directory: Path, pr
     return paths
 
 
-def _fit_or_load(method: MethodSpec, config: BenchmarkConfig, protocol: Any, train: Sequence[Any], progress: bool) -> Baseline:
+def training_clips(train: Sequence[Any], protocol: Any, row: str, progress: bool) -> list[Clip]:
+    """The protocol's training clips, preprocessed (from the cache when there)."""
     from bench.data import prepare_clip
 
+    return [prepare_clip(r, protocol) for r in tqdm(train, desc=f"{row}: training clips", disable=not progress)]
+
+
+def _fit_or_load(
+    method: MethodSpec, config: BenchmarkConfig, protocol: Any, train: Sequence[Any], progress: bool
+) -> tuple[Baseline, dict[str, Any]]:
+    """The method's model and where it came from (a shipped checkpoint, a fit, or no training at all)."""
     model_dir = config.out / method.row / "model"
+    shipped = None if config.retrain else shipped_checkpoint(method.row, protocol.name, config.checkpoints)
+    if shipped is not None:
+        folder, entry = shipped
+        origin: dict[str, Any] = {"source": "shipped checkpoint", "sha256": entry["sha256"], "steps": entry["steps"]}
+        _claim_origin(model_dir, origin)
+        print(f"{method.row}: shipped checkpoint {entry['sha256'][:12]} ({entry['steps']} steps)")
+        return baselines.load(method.name, str(folder), device=config.device), origin
     if (model_dir / "config.json").exists() and (model_dir / "model.safetensors").exists():
-        return baselines.load(method.name, str(model_dir), device=config.device)
+        origin = _read_origin(model_dir)
+        if origin.get("source") == "shipped checkpoint":
+            raise ValueError(f"{model_dir.parent}: made from a shipped checkpoint; use another --out for --retrain")
+        return baselines.load(method.name, str(model_dir), device=config.device), origin
     model = baselines.create(method.name, preset=method.preset, device=config.device, seed=config.seed, **method.options)
+    origin = {"source": "no training"}
     if model.trainable:
-        clips = [prepare_clip(r, protocol) for r in tqdm(train, desc=f"{method.row}: training clips", disable=not progress)]
-        report = model.fit(clips, Budget(method.fit_steps, method.fit_seconds))
-        print(f"{method.row}: fitted {report.steps} steps in {report.seconds:.1f} s")
+        report = model.fit(training_clips(train, protocol, method.row, progress), Budget(method.fit_steps, method.fit_seconds))
+        time_bound = method.fit_steps is None or report.steps < method.fit_steps
+        origin = {"source": "fit", "steps": report.steps, "time_bound": time_bound}
+        note = " (the time cap bound: not reproducible)" if time_bound else ""
+        print(f"{method.row}: fitted {report.steps} steps in {report.seconds:.1f} s{note}")
+    _claim_origin(model_dir, origin)
     model.save(model_dir)
-    return model
+    return model, origin
+
+
+def _read_origin(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / "origin.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _claim_origin(model_dir: Path, origin: dict[str, Any]) -> None:
+    """Record where the run folder's model came from; refuse a folder whose videos came from another model."""
+    previous = _read_origin(model_dir)
+    same = previous.get("source") == origin["source"] and previous.get("sha256") == origin.get("sha256")
+    if previous and not same:
+        raise ValueError(f"{model_dir.parent}: its videos come from {previous}, not {origin}; delete the folder or use "
+                         "another --out")  # fmt: skip
+    write_json_atomic(model_dir / "origin.json", origin)
 
 
 def _generate_all(
-    model: Baseline, method: MethodSpec, config: BenchmarkConfig, protocol: Any, test: Sequence[Any],
-    adapt: Sequence[Any], references: dict[str, Path], videos: Path, progress: bool,
+    model: Baseline, method: MethodSpec, protocol: Any, test: Sequence[Any], adapt: Sequence[Any],
+    references: dict[str, Path], videos: Path, progress: bool, clock: StageClock,
 ) -> None:  # fmt: skip
     from bench.data import prepare_clip
 
@@ -179,13 +316,15 @@ def _generate_all(
         speaker_model = model
         if protocol.few_shot and model.few_shot:
             if record.speaker not in adapted:
-                clips = [prepare_clip(r, protocol) for r in adapt if r.speaker == record.speaker]
-                adapted[record.speaker] = copy.deepcopy(model)
-                adapted[record.speaker].adapt(clips, Budget(method.adapt_steps, method.adapt_seconds))
+                with clock.stage(f"{method.row}: adapt"):
+                    clips = [prepare_clip(r, protocol) for r in adapt if r.speaker == record.speaker]
+                    adapted[record.speaker] = copy.deepcopy(model)
+                    adapted[record.speaker].adapt(clips, Budget(method.adapt_steps, method.adapt_seconds))
             speaker_model = adapted[record.speaker]
-        reference: Clip = read_clip(references[record.utterance_id], fps=protocol.fps, sample_rate=protocol.sample_rate)
-        if reference.audio is None:
-            raise ValueError(f"{references[record.utterance_id]}: reference clip has no audio to drive generation")
-        identity = reference.frames[0]  # the protocol's identity image: the test clip's first frame
-        clip = speaker_model.generate(identity, reference.audio, reference.sample_rate, protocol.fps, reference=reference)
-        write_clip(path, clip)
+        with clock.stage(f"{method.row}: generate"):
+            reference: Clip = read_clip(references[record.utterance_id], fps=protocol.fps, sample_rate=protocol.sample_rate)
+            if reference.audio is None:
+                raise ValueError(f"{references[record.utterance_id]}: reference clip has no audio to drive generation")
+            identity = reference.frames[0]  # the protocol's identity image: the test clip's first frame
+            clip = speaker_model.generate(identity, reference.audio, reference.sample_rate, protocol.fps, reference=reference)
+            write_clip(path, clip)

@@ -16,7 +16,7 @@ import torch
 
 from metrics.base import MetricError
 
-LENGTH_POLICIES = ("truncate", "error")
+LENGTH_MISMATCH = ("truncate", "error")
 COLOURS = ("rgb", "grey")
 _LUMA_15 = np.array([9798, 19235, 3735], np.int32)  # round(2**15 * (0.299, 0.587, 0.114)), OpenCV's RGB2GRAY
 _CV_MAX_COLS = 32767  # OpenCV's SHRT_MAX limit on image width
@@ -48,11 +48,11 @@ def grey(frames: np.ndarray) -> np.ndarray:
 
 def paired_length(generated: int, reference: int, policy: str, what: str) -> int:
     """Number of frame pairs to score: the shorter length, or ``MetricError`` when ``policy`` is ``"error"``."""
-    check_choice("length_policy", policy, LENGTH_POLICIES)
+    check_choice("length_mismatch", policy, LENGTH_MISMATCH)
     if generated != reference and policy == "error":
         raise MetricError(
-            f"{what}: generated has {generated} frames, reference {reference} (length_policy='error'; "
-            f"use length_policy='truncate' to score the first {min(generated, reference)})"
+            f"{what}: generated has {generated} frames, reference {reference} (length_mismatch='error'; "
+            f"use length_mismatch='truncate' to score the first {min(generated, reference)})"
         )
     if min(generated, reference) == 0:
         raise MetricError(f"{what}: no frames to compare (generated {generated}, reference {reference})")

@@ -17,8 +17,8 @@ from metrics.base import MetricError
 from metrics.networks.inception import FEATURE_DIM, NETWORK_ID, build_fid_inception, pool3_features
 
 WEIGHTS = "pt-inception-fid"
-Crop = Literal["frame", "face"]
-CROPS: tuple[str, ...] = ("frame", "face")
+Region = Literal["frame", "face"]
+REGIONS: tuple[str, ...] = ("frame", "face")
 DIMS: tuple[int, ...] = (64, 192, 768, 2048)
 _NETWORKS: dict[tuple[str, int, str], torch.nn.Module] = {}
 
@@ -44,7 +44,7 @@ class InceptionFeatures:
     """Computes (and memoises on each clip) pool3 features of whole frames or aligned face crops.
 
     Args:
-        crop: ``"frame"`` (the whole frame, as Wav2Lip's FID) or ``"face"`` (faces aligned by
+        region: ``"frame"`` (the whole frame, as Wav2Lip's FID) or ``"face"`` (faces aligned by
             :func:`bench.faces.align` to ``face_size`` pixels; frames without a face are left out).
         face_size: side of the aligned face crops, in pixels.
         batch_size: frames per forward pass (pytorch-fid's default is 50).
@@ -53,15 +53,15 @@ class InceptionFeatures:
     """
 
     def __init__(
-        self, crop: Crop = "frame", face_size: int = 224, batch_size: int = 50, device: str = "cpu", dims: int = 2048
+        self, region: Region = "frame", face_size: int = 224, batch_size: int = 50, device: str = "cpu", dims: int = 2048
     ) -> None:
-        if crop not in CROPS:
-            raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+        if region not in REGIONS:
+            raise ValueError(f"region must be one of {REGIONS}, got {region!r}")
         if dims not in DIMS:
             raise ValueError(f"dims must be one of {DIMS}, got {dims}")
         if face_size < 16 or batch_size < 1:
             raise ValueError(f"face_size must be >= 16 and batch_size >= 1, got {face_size} and {batch_size}")
-        self.crop = crop
+        self.region = region
         self.face_size = face_size
         self.batch_size = batch_size
         self.device = device
@@ -69,8 +69,8 @@ class InceptionFeatures:
 
     def key(self) -> dict[str, object]:
         """What determines the features: the fields of cache keys."""
-        size = self.face_size if self.crop == "face" else None
-        return {"crop": self.crop, "face_size": size, "dims": self.dims, "network": NETWORK_ID, "weights": weights_hash()}
+        size = self.face_size if self.region == "face" else None
+        return {"region": self.region, "face_size": size, "dims": self.dims, "network": NETWORK_ID, "weights": weights_hash()}
 
     def __call__(self, clip: Clip) -> torch.Tensor:
         """Features ``float32 [T, dims]`` (CPU) of every frame of ``clip``.
@@ -78,7 +78,7 @@ class InceptionFeatures:
         Raises:
             MetricError: the clip has no frames, or no face could be aligned in face mode.
         """
-        memo_key = ("fid-inception", self.crop, self.face_size if self.crop == "face" else 0, self.dims, weights_hash())
+        memo_key = ("fid-inception", self.region, self.face_size if self.region == "face" else 0, self.dims, weights_hash())
         return clip.memo(memo_key, lambda: self._compute(clip))
 
     def _compute(self, clip: Clip) -> torch.Tensor:
@@ -97,7 +97,7 @@ class InceptionFeatures:
 
     def images(self, clip: Clip) -> np.ndarray:
         """The uint8 RGB images ``[T, H, W, 3]`` that the network sees."""
-        if self.crop == "frame":
+        if self.region == "frame":
             return clip.frames
         from bench import faces
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.media import Clip
-from metrics._frames import COLOURS, LENGTH_POLICIES, check_choice, check_same_size, grey, paired_length
+from metrics._frames import COLOURS, LENGTH_MISMATCH, check_choice, check_same_size, grey, paired_length
 from metrics.base import Item, MetricError
 
 REGIONS = ("full", "lower-half", "face", "mouth")
@@ -22,12 +22,12 @@ FACE_SIZE = 128
 MOUTH_SIZE = (128, 64)  # width, height (LipNet-style crop)
 
 
-def check_options(region: str, colour: str, length_policy: str | None = None) -> None:
+def check_options(region: str, colour: str, length_mismatch: str | None = None) -> None:
     """``ValueError`` unless the region, colour and (for pairs) length policy are known."""
     check_choice("region", region, REGIONS)
     check_choice("colour", colour, COLOURS)
-    if length_policy is not None:
-        check_choice("length_policy", length_policy, LENGTH_POLICIES)
+    if length_mismatch is not None:
+        check_choice("length_mismatch", length_mismatch, LENGTH_MISMATCH)
 
 
 def clip_region(clip: Clip, region: str) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +65,7 @@ class RegionFrames:
         reference: the same for the reference, or None for no-reference metrics.
         region: the region name.
         no_face: frames excluded because no face was found (face and mouth regions only).
-        truncated: frames dropped because the clips differ in length (``length_policy="truncate"``).
+        truncated: frames dropped because the clips differ in length (``length_mismatch="truncate"``).
     """
 
     generated: np.ndarray
@@ -104,21 +104,21 @@ def single_region(clip: Clip, region: str, colour: str = "grey") -> RegionFrames
     return RegionFrames(_colour(frames[found], colour), None, region, no_face=int((~found).sum()))
 
 
-def paired_regions(item: Item, region: str, colour: str = "rgb", length_policy: str = "truncate") -> RegionFrames:
+def paired_regions(item: Item, region: str, colour: str = "rgb", length_mismatch: str = "truncate") -> RegionFrames:
     """The region of generated and reference frames, paired frame by frame, for full-reference metrics.
 
     Raises:
         MetricError: no reference, different frame sizes (``full``/``lower-half``), different lengths with
-            ``length_policy="error"``, or no frame where both clips show a face.
+            ``length_mismatch="error"``, or no frame where both clips show a face.
     """
     what = item.video_id
     if item.reference is None:
         raise MetricError(f"{what}: no reference clip")
-    check_options(region, colour, length_policy)
+    check_options(region, colour, length_mismatch)
     generated, reference = item.generated, item.reference
     if region in ("full", "lower-half"):
         check_same_size(generated.size, reference.size, what)
-    n = paired_length(generated.num_frames, reference.num_frames, length_policy, what)
+    n = paired_length(generated.num_frames, reference.num_frames, length_mismatch, what)
     gen_frames, gen_found = clip_region(generated, region)
     ref_frames, ref_found = clip_region(reference, region)
     found = gen_found[:n] & ref_found[:n]

@@ -26,7 +26,7 @@ from scipy import linalg
 from bench.cache import cache_dir, cache_key
 from bench.io import atomic_path
 from metrics import variants
-from metrics._inception import WEIGHTS, Crop, InceptionFeatures
+from metrics._inception import WEIGHTS, InceptionFeatures, Region
 from metrics.base import Item, MetricError, Need, Score, SetMetric
 from metrics.networks.inception import FEATURE_DIM
 
@@ -100,7 +100,7 @@ def load_stats(path: str | Path, dims: int = FEATURE_DIM) -> tuple[np.ndarray, n
     return mu, sigma, n
 
 
-VARIANTS: dict[str, dict[str, Any]] = {"fid": {"crop": "frame"}, "fid-face": {"crop": "face"}}
+VARIANTS: dict[str, dict[str, Any]] = {"fid": {"region": "frame"}, "fid-face": {"region": "face"}}
 
 
 @variants(VARIANTS)
@@ -109,14 +109,14 @@ class FID(SetMetric):
 
     Input: every item's ``generated.frames`` (uint8 ``[T, H, W, 3]``); the reference side is each item's
     ``reference`` clip, or fixed statistics: ``reference_stats`` (an ``.npz`` with ``mu``, ``sigma``) or the ones
-    cached for ``protocol`` (written by the first complete run under that protocol, keyed by crop, network and
+    cached for ``protocol`` (written by the first complete run under that protocol, keyed by region, network and
     weights hash, and used only when the run's reference videos are the same). Lower is better. Needs the
     pretrained file ``pt-inception-fid``; fewer frames than feature dimensions (``dims``, 2048) on either side
     gives a warning (FID is then biased and unstable). ``dims`` below 2048 (pytorch-fid's ``--dims``) give numbers
     that are not comparable with published FID.
 
     Example:
-        >>> metric = FID(crop="frame")
+        >>> metric = FID(region="frame")
         >>> metric.higher_is_better, metric.kind.value
         (False, 'set')
     """
@@ -129,7 +129,7 @@ class FID(SetMetric):
 
     def __init__(
         self,
-        crop: Crop = "frame",
+        region: Region = "frame",
         face_size: int = 224,
         reference_stats: str | None = None,
         protocol: str | None = None,
@@ -138,9 +138,9 @@ class FID(SetMetric):
         device: str = "cpu",
     ) -> None:
         super().__init__(device)
-        self.crop, self.face_size, self.dims, self.batch_size = crop, face_size, dims, batch_size
+        self.region, self.face_size, self.dims, self.batch_size = region, face_size, dims, batch_size
         self.reference_stats, self.protocol = reference_stats, protocol
-        self._features = InceptionFeatures(crop, face_size, batch_size, device, dims)
+        self._features = InceptionFeatures(region, face_size, batch_size, device, dims)
         self._fixed: tuple[np.ndarray, np.ndarray, int] | None = None
         self._fixed_ids: np.ndarray | None = None  # reference video ids (hashed) behind cached statistics
         self._looked_up = False

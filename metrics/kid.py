@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from metrics import variants
-from metrics._inception import WEIGHTS, Crop, InceptionFeatures
+from metrics._inception import WEIGHTS, InceptionFeatures, Region
 from metrics.base import Item, MetricError, Need, Score, SetMetric
 from metrics.networks.inception import FEATURE_DIM
 
@@ -88,7 +88,7 @@ class Reservoir:
         self.seen = total
 
 
-VARIANTS: dict[str, dict[str, Any]] = {"kid": {"crop": "frame"}, "kid-face": {"crop": "face"}}
+VARIANTS: dict[str, dict[str, Any]] = {"kid": {"region": "frame"}, "kid-face": {"region": "face"}}
 
 
 @variants(VARIANTS)
@@ -112,7 +112,7 @@ class KID(SetMetric):
 
     def __init__(
         self,
-        crop: Crop = "frame",
+        region: Region = "frame",
         face_size: int = 224,
         subsets: int = 100,
         subset_size: int = 1000,
@@ -125,9 +125,9 @@ class KID(SetMetric):
         if subsets < 1 or subset_size < 2 or max_features < subset_size:
             raise ValueError(f"need subsets >= 1, subset_size >= 2, max_features >= subset_size; got {subsets}, "
                              f"{subset_size}, {max_features}")  # fmt: skip
-        self.crop, self.face_size, self.batch_size = crop, face_size, batch_size
+        self.region, self.face_size, self.batch_size = region, face_size, batch_size
         self.subsets, self.subset_size, self.max_features, self.seed = subsets, subset_size, max_features, seed
-        self._features = InceptionFeatures(crop, face_size, batch_size, device)
+        self._features = InceptionFeatures(region, face_size, batch_size, device)
         self.reset()
 
     def reset(self) -> None:

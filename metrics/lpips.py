@@ -93,7 +93,7 @@ class LPIPS(Metric):
 
     Args:
         region: ``"full"``, ``"lower-half"``, ``"face"`` (aligned 128 px) or ``"mouth"`` (128x64).
-        length_policy: ``"truncate"`` or ``"error"``.
+        length_mismatch: ``"truncate"`` or ``"error"``.
         device: torch device.
 
     Example:
@@ -110,10 +110,10 @@ class LPIPS(Metric):
     weights: tuple[str, ...] = ("alexnet-lpips",)
     net: ClassVar[str] = "alex"
 
-    def __init__(self, region: str = "full", length_policy: str = "truncate", device: str = "cpu") -> None:
+    def __init__(self, region: str = "full", length_mismatch: str = "truncate", device: str = "cpu") -> None:
         super().__init__(device)
-        check_options(region, "rgb", length_policy)
-        self.region, self.length_policy = region, length_policy
+        check_options(region, "rgb", length_mismatch)
+        self.region, self.length_mismatch = region, length_mismatch
         self._model: torch.nn.Module | None = None
 
     def model(self) -> torch.nn.Module:
@@ -124,7 +124,7 @@ class LPIPS(Metric):
 
     def score(self, item: Item) -> Score:
         """Mean LPIPS of one item over the frame pairs of its region."""
-        pair = paired_regions(item, self.region, "rgb", self.length_policy)
+        pair = paired_regions(item, self.region, "rgb", self.length_mismatch)
         values = lpips_distance(self.model(), pair.generated, cast(np.ndarray, pair.reference))
         return Score(float(values.double().mean()), pair.frames, extras=pair.extras())
 

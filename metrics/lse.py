@@ -11,7 +11,7 @@ offset ``15 - argmin``: video frame i matches audio frame ``i - offset`` (audio 
 Protocols: ``wav2lip-lrs`` resizes the whole frame to 224x224 (Wav2Lip's calculate_scores_LRS.py, for face-centred
 outputs); ``syncnet-track`` uses face-track crops at scale 0.4 (syncnet_python run_pipeline.py, with talkbench's dlib
 tracker instead of S3FD). Length: syncnet_python silently uses ``min(frames, samples // 640)`` frames; here the
-``length_policy`` says ``"truncate"`` (the same, recorded in the extras) or ``"error"``.
+``length_mismatch`` says ``"truncate"`` (the same, recorded in the extras) or ``"error"``.
 
 Known deviations: frames are not round-tripped through JPEG and audio is not quantised to int16 as the reference's
 ffmpeg extraction does (both change values slightly); the face tracker is dlib's, not S3FD.
@@ -36,7 +36,7 @@ from metrics.networks.syncnet import CLIP_FRAMES, SyncNet, build_syncnet
 
 FPS, SAMPLE_RATE, INPUT_SIZE = 25.0, 16000, 224
 SAMPLES_PER_FRAME = 640  # 16 kHz / 25 fps
-PROTOCOLS, LENGTH_POLICIES = ("syncnet-track", "wav2lip-lrs"), ("truncate", "error")
+CROP_PIPELINES, LENGTH_MISMATCH = ("syncnet-track", "wav2lip-lrs"), ("truncate", "error")
 _BLOCK = 32  # frames per distance block
 
 
@@ -112,7 +112,7 @@ def _network(sha256: str) -> SyncNet:
 
 
 def _resize_whole_frames(frames_rgb: np.ndarray) -> np.ndarray:
-    """Wav2Lip's LRS protocol: every whole frame to 224x224 (cv2 bilinear), BGR."""
+    """Wav2Lip's LRS crop pipeline: every whole frame to 224x224 (cv2 bilinear), BGR."""
     import cv2
 
     return np.stack([cv2.resize(f[:, :, ::-1], (INPUT_SIZE, INPUT_SIZE)) for f in frames_rgb])
@@ -125,8 +125,8 @@ class _SyncNetMetric(Metric):
     ``read_clip(path, fps=25, sample_rate=16000)``).
 
     Args:
-        protocol: ``"syncnet-track"`` (face-track crops at scale 0.4) or ``"wav2lip-lrs"`` (whole frame).
-        length_policy: ``"truncate"`` to ``min(frames, samples // 640)`` as syncnet_python, or ``"error"`` when
+        crop_pipeline: ``"syncnet-track"`` (face-track crops at scale 0.4) or ``"wav2lip-lrs"`` (whole frame).
+        length_mismatch: ``"truncate"`` to ``min(frames, samples // 640)`` as syncnet_python, or ``"error"`` when
             audio and video differ by a frame or more.
         vshift: largest offset searched, in frames (15 as Wav2Lip and run_syncnet.py).
         batch_size: 5-frame windows per forward pass.
@@ -139,23 +139,24 @@ class _SyncNetMetric(Metric):
 
     def __init__(
         self,
-        protocol: Literal["syncnet-track", "wav2lip-lrs"] = "syncnet-track",
-        length_policy: Literal["truncate", "error"] = "truncate",
+        crop_pipeline: Literal["syncnet-track", "wav2lip-lrs"] = "syncnet-track",
+        length_mismatch: Literal["truncate", "error"] = "truncate",
         vshift: int = 15,
         batch_size: int = 20,
         device: str = "cpu",
     ) -> None:
         super().__init__(device)
-        for option, value, allowed in (("protocol", protocol, PROTOCOLS), ("length_policy", length_policy, LENGTH_POLICIES)):
+        choices = (("crop_pipeline", crop_pipeline, CROP_PIPELINES), ("length_mismatch", length_mismatch, LENGTH_MISMATCH))
+        for option, value, allowed in choices:
             if value not in allowed:
                 raise ValueError(f"unknown SyncNet {option} {value!r}; choose from {', '.join(allowed)}")
         if int(vshift) != vshift or vshift < 0 or int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"vshift must be >= 0 and batch_size >= 1 integers, got {vshift}, {batch_size}")
-        self.protocol, self.length_policy = protocol, length_policy
+        self.crop_pipeline, self.length_mismatch = crop_pipeline, length_mismatch
         self.vshift, self.batch_size = int(vshift), int(batch_size)
 
     def analyse(self, item: Item) -> SyncResult:
-        """The clip's SyncNet result, computed once per clip, audio, protocol and weights file."""
+        """The clip's SyncNet result, computed once per clip, audio, crop pipeline and weights file."""
         clip = item.generated
         if clip.fps != FPS:
             raise MetricError(f"{item.video_id}: SyncNet needs 25 fps video, got {clip.fps:g} fps (read at fps=25)")
@@ -165,7 +166,7 @@ class _SyncNetMetric(Metric):
         self.weights_sha256 = sha
         audio = np.ascontiguousarray(item.audio, np.float32)
         digest = hashlib.sha256(audio.tobytes()).hexdigest()[:16]
-        key = ("syncnet-lse", self.protocol, self.length_policy, self.vshift, sha, digest)
+        key = ("syncnet-lse", self.crop_pipeline, self.length_mismatch, self.vshift, sha, digest)
 
         def attempt() -> SyncResult | MetricError:
             try:
@@ -181,20 +182,20 @@ class _SyncNetMetric(Metric):
     def _compute(self, item: Item, audio: np.ndarray, sha: str) -> SyncResult:
         frames = item.generated.frames
         audio_frames = len(audio) / SAMPLES_PER_FRAME
-        if self.length_policy == "error" and abs(audio_frames - len(frames)) >= 1:
+        if self.length_mismatch == "error" and abs(audio_frames - len(frames)) >= 1:
             raise MetricError(
                 f"{item.video_id}: audio is {audio_frames:.2f} frames long, video {len(frames)} frames "
-                f"(length_policy='error'; 'truncate' scores the first min of the two as syncnet_python does)"
+                f"(length_mismatch='error'; 'truncate' scores the first min of the two as syncnet_python does)"
             )
         face_frames = len(frames)
-        if self.protocol == "wav2lip-lrs":
+        if self.crop_pipeline == "wav2lip-lrs":
             inputs = _resize_whole_frames(frames)
         else:
             from bench.faces import face_track_crops
 
             crops, found = face_track_crops(item.generated, scale=0.4, size=INPUT_SIZE)
             if not np.any(found):
-                raise MetricError(f"{item.video_id}: no face found for the syncnet-track protocol")
+                raise MetricError(f"{item.video_id}: no face found for the syncnet-track crop pipeline")
             inputs, face_frames = np.ascontiguousarray(np.asarray(crops)[..., ::-1]), int(np.sum(found))
         try:
             lse_d, lse_c, offset, windows = syncnet_scores(
@@ -212,7 +213,7 @@ class _SyncNetMetric(Metric):
 
 
 def _variants(name: str) -> dict[str, dict[str, Any]]:
-    return {name: {}, **{f"{name}-{p}": {"protocol": p} for p in PROTOCOLS}}
+    return {name: {}, **{f"{name}-{p}": {"crop_pipeline": p} for p in CROP_PIPELINES}}
 
 
 @metrics.variants(_variants("lse-d"))

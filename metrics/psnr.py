@@ -116,7 +116,7 @@ class PSNR(Metric):
         region: ``"full"``, ``"lower-half"``, ``"face"`` (aligned 128 px) or ``"mouth"`` (128x64).
         colour: ``"rgb"`` or ``"grey"``.
         aggregate: ``"frame-mean"`` (mean of per-frame PSNR) or ``"mse-mean"`` (PSNR of the mean MSE).
-        length_policy: ``"truncate"`` (score the shorter length, count the rest) or ``"error"``.
+        length_mismatch: ``"truncate"`` (score the shorter length, count the rest) or ``"error"``.
         device: torch device.
 
     Example:
@@ -140,17 +140,17 @@ class PSNR(Metric):
         region: str = "full",
         colour: str = "rgb",
         aggregate: Literal["frame-mean", "mse-mean"] = "frame-mean",
-        length_policy: str = "truncate",
+        length_mismatch: str = "truncate",
         device: str = "cpu",
     ) -> None:
         super().__init__(device)
         check_choice("aggregate", aggregate, AGGREGATES)
-        check_options(region, colour, length_policy)
-        self.region, self.colour, self.aggregate, self.length_policy = region, colour, aggregate, length_policy
+        check_options(region, colour, length_mismatch)
+        self.region, self.colour, self.aggregate, self.length_mismatch = region, colour, aggregate, length_mismatch
 
     def score(self, item: Item) -> Score:
         """PSNR of one item over the frames of its region."""
-        pair = paired_regions(item, self.region, self.colour, self.length_policy)
+        pair = paired_regions(item, self.region, self.colour, self.length_mismatch)
         mse = frame_mse(pair.generated, cast(np.ndarray, pair.reference), device=self.device)
         if self.aggregate == "mse-mean":
             value = float(psnr_from_mse(mse.mean(), self.data_range))

@@ -189,7 +189,7 @@ class SSIM(Metric):
         window: ``"gaussian"`` (Wang et al.) or ``"uniform"`` (scikit-image default).
         region: ``"full"``, ``"lower-half"``, ``"face"`` (aligned 128 px) or ``"mouth"`` (128x64).
         colour: ``"rgb"`` or ``"grey"``.
-        length_policy: ``"truncate"`` or ``"error"``.
+        length_mismatch: ``"truncate"`` or ``"error"``.
         device: torch device.
 
     Example:
@@ -213,17 +213,17 @@ class SSIM(Metric):
         window: Literal["gaussian", "uniform"] = "gaussian",
         region: str = "full",
         colour: str = "rgb",
-        length_policy: str = "truncate",
+        length_mismatch: str = "truncate",
         device: str = "cpu",
     ) -> None:
         super().__init__(device)
         check_choice("window", window, WINDOWS)
-        check_options(region, colour, length_policy)
-        self.window, self.region, self.colour, self.length_policy = window, region, colour, length_policy
+        check_options(region, colour, length_mismatch)
+        self.window, self.region, self.colour, self.length_mismatch = window, region, colour, length_mismatch
 
     def score(self, item: Item) -> Score:
         """Mean SSIM of one item over the frames of its region."""
-        pair = paired_regions(item, self.region, self.colour, self.length_policy)
+        pair = paired_regions(item, self.region, self.colour, self.length_mismatch)
         reference = cast(np.ndarray, pair.reference)
         values = ssim(pair.generated, reference, data_range=self.data_range, window=self.window, device=self.device)
         return Score(float(values.mean()), pair.frames, extras=pair.extras())

@@ -130,7 +130,7 @@ def test_fid_of_identical_sets_is_zero_and_registry_variants(test_weights, grid_
         score = metric.compute()
     assert score.ok and score.frames == 20
     assert abs(score.value) < 1e-3
-    assert metrics.create("fid-face").crop == "face" and metrics.create("fid-face").name == "fid-face"
+    assert metrics.create("fid-face").region == "face" and metrics.create("fid-face").name == "fid-face"
 
 
 def flipped(clip: Clip) -> Clip:
@@ -185,8 +185,8 @@ def test_bad_input_is_refused(test_weights, grid_clips):
     metric.update(Item(grid_clips[0].with_frames(grid_clips[0].frames[:1]), grid_clips[1]))
     score = metric.compute()
     assert not score.ok and "at least 2 frames" in score.reason
-    with pytest.raises(ValueError, match="crop"):
-        FID(crop="mouth")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="region"):
+        FID(region="mouth")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="dims"):
         FID(dims=100)
 

@@ -165,20 +165,20 @@ def test_one_syncnet_pass_per_clip(reference: S, monkeypatch: pytest.MonkeyPatch
     assert values[0].extras == values[1].extras == values[2].extras
 
 
-def test_length_policy_and_rates_are_explicit(reference: S) -> None:
+def test_length_mismatch_and_rates_are_explicit(reference: S) -> None:
     frames = _frames(20)
     short = _audio_int16(0.6).astype(np.float32) / 32768  # 15 frames of audio for 20 of video
     truncated = metrics.create("lse-d-wav2lip-lrs")(_item(frames, short))
     assert truncated.ok and truncated.extras["used_frames"] == 15 and truncated.extras["video_frames"] == 20
-    failed = metrics.create("lse-d-wav2lip-lrs", length_policy="error")(_item(frames, short))
+    failed = metrics.create("lse-d-wav2lip-lrs", length_mismatch="error")(_item(frames, short))
     assert not failed.ok and "15.00 frames" in failed.reason and "test-clip" in failed.reason
     for fps, rate, reason in [(30.0, 16000, "25 fps"), (25.0, 44100, "16 kHz")]:
         score = metrics.create("lse-c")(_item(frames, short, fps, rate))
         assert not score.ok and reason in score.reason and math.isnan(score.value)
     tiny = metrics.create("lse-d-wav2lip-lrs")(_item(frames[:5], short))
     assert not tiny.ok and "at least 6" in tiny.reason
-    with pytest.raises(ValueError, match="length_policy"):
-        metrics.create("lse-d", length_policy="pad")
+    with pytest.raises(ValueError, match="length_mismatch"):
+        metrics.create("lse-d", length_mismatch="pad")
 
 
 def test_no_face_is_a_reason_not_a_number(reference: S) -> None:

@@ -75,13 +75,13 @@ def test_size_mismatch_names_both_sizes():
     assert "144x180" in result.reason and "288x360" in result.reason and "gen" in result.reason
 
 
-def test_length_policy_truncates_and_counts_or_refuses():
+def test_length_mismatch_truncates_and_counts_or_refuses():
     generated, reference = consecutive_pair(8)
     item = Item(named_clip(generated[:5], "gen"), named_clip(reference, "ref"))
     truncated = metrics.create("psnr")(item)
     assert truncated.frames == 5 and truncated.extras["frames_truncated"] == 3
     assert truncated.value == pytest.approx(float(psnr(generated[:5], reference[:5], data_range=255).mean()))
-    refused = metrics.create("psnr", length_policy="error")(item)
+    refused = metrics.create("psnr", length_mismatch="error")(item)
     assert not refused.ok and "5 frames" in refused.reason and "8" in refused.reason
 
 

@@ -26,6 +26,7 @@ class OneShotA2VConfig:
         ngf: SPADE generator base width nf (64, SPADE ``ngf``); channels 16nf at the head down to nf.
         spade_hidden: hidden channels of each SPADE layer (128, SPADE ``nhidden``).
         norm: SPADE's parameter-free norm (batch: SPADE's ``spectralspadesyncbatch3x3``).
+        spectral: spectral norm on the generator's convs (SPADE's ``norm_G``; it adds no parameters).
         audio_dim: audio code fed to the generator's first layer (256, SPADE ``z_dim`` of the layer it replaces).
         audio_channels: first conv width of the audio encoder over MFCC (CHOICE 64, doubling to 8x); the offline
             substitute for the DeepSpeech2 layers of 3.1.1.
@@ -68,6 +69,7 @@ class OneShotA2VConfig:
     ngf: int = 64
     spade_hidden: int = 128
     norm: Literal["batch", "instance"] = "batch"
+    spectral: bool = True
     audio_dim: int = 256
     audio_channels: int = 64
     ndf: int = 64
@@ -104,6 +106,8 @@ class OneShotA2VConfig:
     generate_batch: int = 16
 
     def __post_init__(self) -> None:
+        self.phase_shares = tuple(float(s) for s in self.phase_shares)  # type: ignore[assignment]  # JSON gives lists
+        self.betas = (float(self.betas[0]), float(self.betas[1]))
         if self.image_size % 32 or self.image_size < 64:
             raise ValueError(f"oneshot_a2v: image_size must be a multiple of 32 and >= 64, got {self.image_size}")
         if len(self.phase_shares) != 3 or any(s < 0 for s in self.phase_shares) or sum(self.phase_shares) <= 0:

@@ -73,7 +73,7 @@ class Generator(nn.Module):
         nf, self.sh = cfg.ngf, cfg.image_size // 32
         self.audio_encoder = AudioEncoder(cfg.audio_channels, cfg.audio_dim)
         self.fc = nn.Linear(cfg.audio_dim, 16 * nf * self.sh * self.sh)
-        block = partial(SPADEResBlock, label_nc=3, hidden=cfg.spade_hidden, norm=cfg.norm, spectral=True)
+        block = partial(SPADEResBlock, label_nc=3, hidden=cfg.spade_hidden, norm=cfg.norm, spectral=cfg.spectral)
         self.head_0 = block(16 * nf, 16 * nf)
         self.G_middle_0 = block(16 * nf, 16 * nf)  # noqa: N815 (SPADE's names)
         self.G_middle_1 = block(16 * nf, 16 * nf)  # noqa: N815

@@ -256,11 +256,13 @@ def adapt_generator(generator: Generator, data: Sequence[ClipData], budget: Budg
         identity = identity_frame.to(device).expand(truth.size(0), -1, -1, -1)
         fake = generator(batch["mfcc"].to(device).flatten(0, 1), identity)
         l1 = F.l1_loss(fake, truth)
-        loss = cfg.lambda_rec * l1 + (cfg.lambda_vgg * perceptual(fake, truth) if perceptual is not None else 0.0)
+        loss = cfg.lambda_rec * l1
+        if perceptual is not None:
+            loss = loss + cfg.lambda_vgg * perceptual(fake, truth)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        report.log(adapt_l1=l1.item(), adapt_total=float(loss))
+        report.log(adapt_l1=l1.item(), adapt_total=loss.item())
         clock.tick()
     generator.eval()
     report.steps, report.seconds = clock.steps, clock.elapsed

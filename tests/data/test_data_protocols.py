@@ -17,7 +17,7 @@ from bench.protocols import PROTOCOL_DIR, ProtocolError, available, file_checksu
 
 SHIPPED = [
     "grid-fewshot-v1", "grid-seen-speakers-v1", "grid-speaker-independent-v1", "lrs2-test-v1",
-    "lrs2-wav2lip-pairs-v1", "synthgrid-demo-v1", "tcd-timit-recommended-v1",
+    "lrs2-wav2lip-pairs-v1", "synthgrid-demo-v1", "synthgrid-demo-v2", "tcd-timit-recommended-v1",
 ]  # fmt: skip
 
 BASE = """
@@ -50,7 +50,7 @@ def test_every_shipped_protocol_loads_with_its_recorded_checksum() -> None:
         protocol = load_protocol(pid)
         assert protocol.full_id == protocol.id == pid
         assert protocol.checksum == file_checksum(PROTOCOL_DIR / f"{pid}.toml")
-        assert protocol.version == 1 and protocol.aggregation == "mean-over-videos"
+        assert f"-v{protocol.version}" == pid[pid.rindex("-v") :] and protocol.aggregation == "mean-over-videos"
         assert hash(protocol) == hash(load_protocol(pid)) and protocol == load_protocol(pid)
         assert pickle.loads(pickle.dumps(protocol)) == protocol  # travels to preprocessing workers
 
@@ -180,3 +180,20 @@ def test_tcd_timit_and_pinned_counts() -> None:
     demo = load_protocol("synthgrid-demo")
     assert (demo.dataset, demo.fps, demo.sample_rate, demo.crop.mode, demo.crop.size) == ("synthgrid", 25.0, 16000, "none", 128)
     assert demo.splits["test"].expected_count == 24 and demo.few_shot == 2
+
+
+def test_demo_v2_adds_the_weight_free_sync_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.run import choose_metrics, demo_config
+
+    v1, v2 = load_protocol("synthgrid-demo-v1"), load_protocol("synthgrid-demo-v2")
+    assert load_protocol(demo_config().protocol) == v2  # the demo runs the latest version
+    assert [m for m in v2.metrics if m not in v1.metrics] == ["mouth-sync", "mouth-sync-centre", "mouth-offset"]
+    assert set(v1.metrics) < set(v2.metrics) and v2.include == "synthgrid-demo-v1"
+    assert (v2.splits, v2.crop, v2.metric_options, v2.few_shot) == (v1.splits, v1.crop, v1.metric_options, v1.few_shot)
+    sync = {"lse-d", "lse-c", "av-offset"}
+    monkeypatch.setattr("bench.weights.available", lambda name: name != "syncnet-v2")  # a fresh machine: no SyncNet
+    runnable, missing = choose_metrics(list(v2.metrics))
+    assert set(missing) == sync and {"mouth-sync", "mouth-sync-centre", "mouth-offset"} <= set(runnable)
+    monkeypatch.setattr("bench.weights.available", lambda name: True)  # SyncNet's weights present: LSE as in v1
+    runnable, missing = choose_metrics(list(v2.metrics))
+    assert not missing and runnable == list(v2.metrics)

@@ -28,12 +28,10 @@ from baselines.maml_lip.data import (
     lms_features,
     paste_lips,
     to_video,
-    window_steps,
-)  # fmt: skip
+)
 from baselines.maml_lip.deepspeech import DS_RATE, WEIGHTS_NAME, DeepSpeechFeatures, load_deepspeech
 from baselines.maml_lip.model import LipAutoEncoder, LipGenerator
 from baselines.maml_lip.training import (
-    Features,
     build_tasks,
     fine_tune,
     make_batch,
@@ -41,7 +39,7 @@ from baselines.maml_lip.training import (
     split_indices,
     train_autoencoder,
     transfer_train,
-)  # fmt: skip
+)
 from bench import weights
 from bench.faces import MOUTH, track
 from bench.media import Clip
@@ -75,11 +73,9 @@ class MamlLip(Baseline):
                 log.warning("maml_lip: DeepSpeech weights missing (talkbench weights fetch %s); using the paper's "
                             "LMS features instead, recorded as audio_features='lms'", WEIGHTS_NAME)  # fmt: skip
         self.deepspeech: DeepSpeechFeatures | None = load_deepspeech(self.device) if cfg.audio_features == "deepspeech" else None
-        dims = cfg.n_mels if self.deepspeech is None else self.deepspeech.dims
         self.net = LipGenerator(cfg.lip_size, cfg.window, cfg.ngf, cfg.width, cfg.res_blocks, cfg.out_kernel).to(self.device)
         self.autoencoder = LipAutoEncoder(cfg.ae_channels).to(self.device)
         self.modules["generator"], self.modules["autoencoder"] = self.net, self.autoencoder
-        self.input_shape = (window_steps(cfg.window, 25.0, self.feature_rate), dims)  # at 25 fps
         self.rng = np.random.default_rng(seed)
         self.meta_steps = 0
         self.adapt_steps = 0
@@ -102,7 +98,7 @@ class MamlLip(Baseline):
         Preparing the data (face tracking, lip crops, audio features) counts against a time budget.
         """
         clock = BudgetClock(budget)
-        tasks = build_tasks(clips, self.config, self._feature_fn())
+        tasks = build_tasks(clips, self.config, self.features)
         report = train_autoencoder(self.autoencoder, tasks, budget.share(self.config.ae_fraction).remaining(0, clock.elapsed),
                                    self.config, self.rng, self.device)  # fmt: skip
         self.autoencoder.requires_grad_(False)
@@ -117,7 +113,7 @@ class MamlLip(Baseline):
 
     def adapt(self, clips: Sequence[Clip], budget: Budget) -> FitReport:
         """Fine-tune on K = ``shots`` samples of one unseen subject's clips; each budget step is one epoch over them."""
-        tasks = build_tasks(clips, self.config, self._feature_fn())
+        tasks = build_tasks(clips, self.config, self.features)
         task = tasks[0] if len(tasks) == 1 else _merge(tasks)
         index = split_indices(task, (min(self.config.shots, task.num_samples),), self.rng)[0]
         support = make_batch(task, index, self.rng, self.device)
@@ -126,9 +122,6 @@ class MamlLip(Baseline):
         self.autoencoder.requires_grad_(True)
         self.adapt_steps += report.steps
         return report
-
-    def _feature_fn(self) -> Features:
-        return self.features
 
     @torch.no_grad()
     def _synthesize(self, image: np.ndarray, samples: np.ndarray, sample_rate: int, fps: float, frames: int,

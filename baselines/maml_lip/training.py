@@ -154,21 +154,14 @@ def meta_train(net: LipGenerator, tau: LipAutoEncoder, tasks: Sequence[TaskData]
 def transfer_train(net: LipGenerator, tau: LipAutoEncoder, tasks: Sequence[TaskData], budget: Budget,
                    config: MamlLipConfig, rng: np.random.Generator, device: torch.device) -> FitReport:  # fmt: skip
     """The no-meta-learning ablation (Figs. 4-5): the same samples per step pooled into one batch, Adam at meta_lr."""
-    optimiser = adam(net.parameters(), config.meta_lr, (0.9, 0.999))
-    report, clock = FitReport(0, 0.0), BudgetClock(budget)
-    net.train()
-    while not clock.spent():
+
+    def pooled_batch() -> Batch:
         batches = [make_batch(tasks[t], index, rng, device) for t, index in _pooled(tasks, config, rng)]
         audio, identity, target = (torch.cat(parts) for parts in zip(*batches, strict=True))
-        total, pix, per = composite_loss(net(audio, identity), target, tau, config.alpha_pixel, config.pixel_loss)
-        optimiser.zero_grad()
-        total.backward()
-        optimiser.step()
-        report.log(query=total.item(), pixel=pix.item(), perceptual=per.item())
-        clock.tick()
-    net.eval()
-    report.steps, report.seconds = clock.steps, clock.elapsed
-    return report
+        return audio, identity, target
+
+    optimiser = adam(net.parameters(), config.meta_lr, (0.9, 0.999))
+    return _supervised(net, tau, optimiser, pooled_batch, budget, config, "query")
 
 
 def fine_tune(net: LipGenerator, tau: LipAutoEncoder, support: Batch, budget: Budget, config: MamlLipConfig) -> FitReport:
@@ -180,15 +173,21 @@ def fine_tune(net: LipGenerator, tau: LipAutoEncoder, support: Batch, budget: Bu
     lr = config.resolved_adapt_lr
     params = [p for p in net.parameters() if p.requires_grad]
     optimiser = adam(params, lr, (0.9, 0.999)) if config.inner_optimizer == "adam" else torch.optim.SGD(params, lr=lr)
-    audio, identity, target = support
+    return _supervised(net, tau, optimiser, lambda: support, budget, config, "adapt")
+
+
+def _supervised(net: LipGenerator, tau: LipAutoEncoder, optimiser: torch.optim.Optimizer, batch: Callable[[], Batch],
+                budget: Budget, config: MamlLipConfig, key: str) -> FitReport:  # fmt: skip
+    """Plain training steps on eq. 3 until the budget is spent; the total loss is logged under ``key``."""
     report, clock = FitReport(0, 0.0), BudgetClock(budget)
     net.train()
     while not clock.spent():
+        audio, identity, target = batch()
         total, pix, per = composite_loss(net(audio, identity), target, tau, config.alpha_pixel, config.pixel_loss)
         optimiser.zero_grad()
         total.backward()
         optimiser.step()
-        report.log(adapt=total.item(), pixel=pix.item(), perceptual=per.item())
+        report.log(**{key: total.item()}, pixel=pix.item(), perceptual=per.item())
         clock.tick()
     net.eval()
     report.steps, report.seconds = clock.steps, clock.elapsed

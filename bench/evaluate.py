@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from bench.media import Clip, MediaError, read_clip
 from bench.results import RunStore, VideoRow
 from bench.stats import aggregate
 from metrics import Item, Kind, Metric, MetricError, SetMetric
+
+if TYPE_CHECKING:
+    from bench.protocols import Protocol
 
 VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mkv", ".mov", ".webm")
 
@@ -44,12 +47,17 @@ class ItemSpec:
     speaker: str = ""
     dataset: str = ""
 
-    def load(self, fps: float, sample_rate: int) -> Item:
-        """Read the clips; the driving audio is the reference's when there is one, else the generated clip's."""
+    def load(self, config: EvalConfig) -> Item:
+        """Read the clips at the config's fps and audio rate and hold them to its protocol (see :func:`conform`).
+
+        The driving audio is the reference's when there is one, else the generated clip's.
+        """
         if self.generated is None:
             raise MediaError(f"{self.video}: no generated video for this utterance")
-        generated = read_clip(self.generated, fps=fps, sample_rate=sample_rate)
-        reference = read_clip(self.reference, fps=fps, sample_rate=sample_rate) if self.reference else None
+        generated = conform(read_clip(self.generated, fps=config.fps, sample_rate=config.sample_rate), config)
+        reference = None
+        if self.reference:
+            reference = conform(read_clip(self.reference, fps=config.fps, sample_rate=config.sample_rate), config)
         identity = _read_identity(self.identity) if self.identity else None
         if identity is None and reference is not None:
             identity = reference.frames[0]
@@ -190,7 +198,22 @@ def failed_row(spec: ItemSpec, metric_names: Iterable[str], reason: str) -> Vide
 
 @dataclass
 class EvalConfig:
-    """Options of one evaluation run (recorded in ``config.json``)."""
+    """Options of one evaluation run (recorded in ``config.json``); build it from a protocol with :meth:`from_protocol`.
+
+    Attributes:
+        metrics: the metrics to run.
+        protocol: the id results are stamped with: ``name-vN``, or ``name-vN+custom`` when an override changes numbers.
+        protocol_version: the protocol's version.
+        fps, sample_rate: every clip is read at these rates.
+        device, seed: where metrics run; the seed of bootstraps and sampled statistics.
+        metric_options: per-metric options (the protocol's, with overrides on top).
+        inputs: where the videos came from, and what made them.
+        label: the method's name in leaderboards.
+        crop: the protocol's frame contract ``{"mode", "size", "min_coverage"}``, or None to take frames as read.
+        length_policy: ``video``, ``min`` or ``none``: how a clip's audio is held to its frames.
+        aggregation: ``mean-over-videos`` or ``mean-over-speakers``: how the summary averages.
+        overrides: what differs from the protocol and moves numbers (empty for the protocol as published).
+    """
 
     metrics: list[str]
     protocol: str | None = None
@@ -201,7 +224,72 @@ class EvalConfig:
     seed: int = 0
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
-    label: str | None = None  # the method's name in leaderboards
+    label: str | None = None
+    crop: dict[str, Any] | None = None
+    length_policy: str = "none"
+    aggregation: str = "mean-over-videos"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_protocol(
+        cls, protocol: Protocol | str, overrides: Mapping[str, Any] | None = None, *, device: str = "cpu", seed: int = 0,
+        label: str | None = None, inputs: Mapping[str, str] | None = None,
+    ) -> EvalConfig:  # fmt: skip
+        """The one way a protocol configures an evaluation (``talkbench evaluate``, ``talkbench run``, the API).
+
+        ``overrides`` may set ``metrics``, ``metric_options`` (merged over the protocol's), ``fps``,
+        ``sample_rate``, ``crop``, ``length_policy`` and ``aggregation``. Running a subset of the protocol's metrics
+        changes no number; anything else that differs from the protocol is recorded in :attr:`overrides` and the
+        results are stamped ``name-vN+custom``, never with the bare id.
+        """
+        from bench.protocols import load_protocol
+
+        proto = load_protocol(protocol) if isinstance(protocol, str) else protocol
+        wanted = dict(overrides or {})
+        unknown = set(wanted) - {"metrics", "metric_options", "fps", "sample_rate", "crop", "length_policy", "aggregation"}
+        if unknown:
+            raise ValueError(f"unknown protocol overrides {sorted(unknown)} for {proto.full_id}")
+        base: dict[str, Any] = {
+            "fps": proto.fps, "sample_rate": proto.sample_rate, "length_policy": proto.length_policy,
+            "aggregation": proto.aggregation,
+            "crop": {"mode": proto.crop.mode, "size": proto.crop.size, "min_coverage": proto.crop.min_coverage},
+        }  # fmt: skip
+        changed = {k: v for k, v in wanted.items() if k in base and v != base[k]}
+        metric_list = list(wanted.get("metrics") or proto.metrics)
+        extra = [m for m in metric_list if m not in proto.metrics]
+        if extra:
+            changed["metrics"] = extra
+        options = {k: dict(v) for k, v in proto.metric_options.items() if k in metric_list}
+        for name, opts in (wanted.get("metric_options") or {}).items():
+            merged = {**options.get(name, {}), **opts}
+            if merged != options.get(name, {}):
+                changed.setdefault("metric_options", {})[name] = opts
+            options[name] = merged
+        stamp = proto.full_id + ("+custom" if changed else "")
+        return cls(metrics=metric_list, protocol=stamp, protocol_version=proto.version, device=device, seed=seed,
+                   metric_options=options, inputs=dict(inputs or {}), label=label, overrides=changed,
+                   **{**base, **{k: v for k, v in wanted.items() if k in base}})  # fmt: skip
+
+
+def conform(clip: Clip, config: EvalConfig) -> Clip:
+    """Hold a clip to the protocol: its frame size and crop, and its length policy.
+
+    Frames already at the protocol's size are taken as they are (the protocol's own preprocessed space); otherwise
+    ``full-frame`` and ``aligned-face`` crops are applied as in preprocessing, and crop mode ``none`` refuses the
+    clip with a :class:`~bench.media.MediaError` naming the file and the expected size.
+    """
+    from bench.data.prepare import apply_crop_spec, apply_length_policy
+
+    crop = config.crop
+    if crop is not None and crop.get("size") and clip.size != (crop["size"], crop["size"]):
+        try:
+            clip, _ = apply_crop_spec(clip, crop["mode"], crop["size"], crop.get("min_coverage", 0.9), config.protocol)
+        except ValueError as exc:  # wrong size under crop mode none, or too few faces for an aligned crop
+            raise MediaError(str(exc)) from exc
+    try:
+        return apply_length_policy(clip, config.length_policy)
+    except ValueError as exc:
+        raise MediaError(str(exc)) from exc
 
 
 def iter_rows(
@@ -214,7 +302,7 @@ def iter_rows(
             yield spec, done[spec.video], False
             continue
         try:
-            item = spec.load(config.fps, config.sample_rate)
+            item = spec.load(config)
         except (MediaError, FileNotFoundError) as exc:
             yield spec, failed_row(spec, item_names, str(exc)), True
             continue
@@ -226,7 +314,7 @@ def summarize(rows: Sequence[VideoRow], evaluator: Evaluator, config: EvalConfig
     counts = {"videos": len(rows), **{s: sum(r.status == s for r in rows) for s in ("ok", "partial", "failed")}}
     per_metric, per_speaker = {}, {}
     for name, metric in evaluator.item_metrics.items():
-        agg = aggregate([r.values.get(name, math.nan) for r in rows], seed=config.seed)
+        agg = aggregate(_units(rows, name, config.aggregation), seed=config.seed)
         per_metric[name] = {**_nan_to_none(agg.as_dict()), "higher_is_better": metric.higher_is_better}
     for speaker in sorted({r.speaker for r in rows if r.speaker}):
         mine = [r for r in rows if r.speaker == speaker]
@@ -235,12 +323,33 @@ def summarize(rows: Sequence[VideoRow], evaluator: Evaluator, config: EvalConfig
             for name in evaluator.item_metrics
         }
     return {
-        "protocol": {"id": config.protocol, "version": config.protocol_version},
+        "protocol": {"id": config.protocol, "version": config.protocol_version, "overrides": config.overrides},
+        "aggregation": config.aggregation,
         "counts": counts,
         "metrics": per_metric,
         "set_metrics": evaluator.set_results(),
         "per_speaker": per_speaker,
     }
+
+
+def _units(rows: Sequence[VideoRow], name: str, aggregation: str) -> list[float]:
+    """The values the summary averages: one per video, or one per speaker (the mean of its videos' values).
+
+    Under ``mean-over-speakers`` a row without a speaker counts as a speaker of its own; a speaker whose videos all
+    failed the metric gives NaN, which the aggregate counts as missing like a failed video.
+    """
+    if aggregation == "mean-over-videos":
+        return [r.values.get(name, math.nan) for r in rows]
+    if aggregation != "mean-over-speakers":
+        raise ValueError(f"unknown aggregation {aggregation!r}; choose mean-over-videos or mean-over-speakers")
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        groups.setdefault(r.speaker or f"video:{r.video}", []).append(r.values.get(name, math.nan))
+    means = []
+    for values in groups.values():
+        finite = [v for v in values if not math.isnan(v)]
+        means.append(float(np.mean(finite)) if finite else math.nan)
+    return means
 
 
 def _nan_to_none(data: dict[str, Any]) -> dict[str, Any]:
@@ -305,7 +414,7 @@ def evaluate(
 def _refeed_sets(evaluator: Evaluator, spec: ItemSpec, config: EvalConfig) -> None:
     """Give a finished video to set-level metrics whose checkpoint predates it (resume)."""
     try:
-        item = spec.load(config.fps, config.sample_rate)
+        item = spec.load(config)
     except (MediaError, FileNotFoundError):
         return  # unreadable: it was recorded as failed when first seen, and fed to nothing
     evaluator.update_sets(item)

@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score generated videos (and references) with metrics; writes a run directory")
     p.add_argument("--generated", required=True, type=Path, help="folder of generated videos, named <utterance id>.*")
     p.add_argument("--reference", type=Path, help="folder of ground-truth videos with the same names")
-    p.add_argument("--protocol", help="protocol id (e.g. grid-speaker-independent-v1): fps, rates, crops, metric list")
+    p.add_argument("--protocol", help="protocol id (e.g. grid-speaker-independent-v1): fps, rates, crop, length policy, "
+                   "metrics, aggregation; overrides that move numbers stamp results <id>+custom")
     p.add_argument("--metrics", help="comma-separated metric names (default: the protocol's list)")
     p.add_argument("--transcripts", type=Path, help="TSV or CSV of utterance_id and transcript, for lip-reading metrics")
     p.add_argument("--metric-options", help='JSON of per-metric options, e.g. {"ssim": {"region": "face"}}')
@@ -30,22 +31,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``talkbench evaluate``."""
-    config = EvalConfig(metrics=[], device=args.device, seed=args.seed)
+    metric_list = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    options = json.loads(args.metric_options) if args.metric_options else None
     if args.protocol:
-        from bench.protocols import load_protocol
-
-        protocol = load_protocol(args.protocol)
-        config.protocol, config.protocol_version = protocol.id, protocol.version
-        config.fps, config.sample_rate = protocol.fps, protocol.sample_rate
-        config.metrics = list(protocol.metrics)
-        config.metric_options = {k: dict(v) for k, v in protocol.metric_options.items()}
-    if args.metrics:
-        config.metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        overrides = {k: v for k, v in (("metrics", metric_list), ("metric_options", options)) if v}
+        config = EvalConfig.from_protocol(args.protocol, overrides, device=args.device, seed=args.seed)
+        if config.overrides:
+            print(f"protocol {args.protocol} with overrides {json.dumps(config.overrides)}: results are {config.protocol}")
+    else:
+        config = EvalConfig(metrics=metric_list or [], device=args.device, seed=args.seed, metric_options=options or {})
     if not config.metrics:
         raise ValueError("no metrics: pass --metrics a,b or a --protocol that lists them")
-    if args.metric_options:
-        for name, options in json.loads(args.metric_options).items():
-            config.metric_options.setdefault(name, {}).update(options)
     _check_available(config.metrics)
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
     specs = pair_directories(args.generated, args.reference, transcripts)

@@ -130,15 +130,27 @@ def _nearest_found(found: np.ndarray) -> np.ndarray:
 def apply_crop(clip: Clip, protocol: Protocol) -> tuple[Clip, dict[str, Any]]:
     """Crop ``clip`` per the protocol; returns the clip and the metadata the crop adds."""
     crop = protocol.crop
-    if crop.mode == "none":
-        if crop.size is not None and clip.size != (crop.size, crop.size):
+    return apply_crop_spec(clip, crop.mode, crop.size, crop.min_coverage, protocol.full_id)
+
+
+def apply_crop_spec(
+    clip: Clip, mode: str, size: int | None, min_coverage: float, protocol_id: str | None
+) -> tuple[Clip, dict[str, Any]]:
+    """Crop ``clip`` to ``mode`` at ``size`` (see :class:`bench.protocols.Crop`); the clip and what the crop adds.
+
+    Raises:
+        ValueError: crop mode ``none`` and frames of another size (named, with the size expected).
+        FaceCoverageError: an ``aligned-face`` crop with faces on fewer than ``min_coverage`` of the frames.
+    """
+    if mode == "none":
+        if size is not None and clip.size != (size, size):
             raise ValueError(
-                f"{clip.name}: frames are {clip.size[0]}x{clip.size[1]}, protocol {protocol.full_id} takes them as "
-                f"they are at {crop.size}x{crop.size} (crop mode none)"
+                f"{clip.name}: frames are {clip.size[0]}x{clip.size[1]}, protocol {protocol_id} takes them as "
+                f"they are at {size}x{size} (crop mode none)"
             )
         return clip, {}
-    size = int(crop.size or 0)  # validated: modes other than none have a size
-    if crop.mode == "full-frame":
+    size = int(size or 0)  # validated: modes other than none have a size
+    if mode == "full-frame":
         frames = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_LINEAR) for f in clip.frames])
         return clip.with_frames(frames), {}
     from bench.faces import align
@@ -147,10 +159,10 @@ def apply_crop(clip: Clip, protocol: Protocol) -> tuple[Clip, dict[str, Any]]:
     faces = align(clip, size=size)
     coverage = float(faces.found.mean())
     missing = [int(t) for t in np.flatnonzero(~faces.found)]
-    if coverage < crop.min_coverage or not faces.found.any():
+    if coverage < min_coverage or not faces.found.any():
         raise FaceCoverageError(
             f"{clip.name}: a face was found on {coverage:.0%} of {clip.num_frames} frames, below the "
-            f"{crop.min_coverage:.0%} that protocol {protocol.full_id} requires (frames without a face: {missing[:10]})"
+            f"{min_coverage:.0%} that protocol {protocol_id} requires (frames without a face: {missing[:10]})"
         )
     transforms = faces.transforms[_nearest_found(faces.found)]
     frames = warp_frames(clip.frames, transforms, size, size) if missing else faces.crops

@@ -24,7 +24,7 @@ from baselines.base import Baseline, Budget, BudgetClock, FitReport
 from baselines.meta_talk.compose import alpha_mask, crop_box, crop_frames, paste
 from baselines.meta_talk.config import A2E_CHANNELS, PRESETS, MetaTalkConfig
 from baselines.meta_talk.face_model import FaceModel, LandmarkFaceModel
-from baselines.meta_talk.model import A2E, ATnetEncoder, AudioToExpression, UNet
+from baselines.meta_talk.model import A2E, ATnetEncoder, AudioToExpression, NeuralRenderer
 from baselines.meta_talk.training import (
     clip_landmarks,
     crop_size,
@@ -87,7 +87,7 @@ class MetaTalk(Baseline):
         encoder = ATnetEncoder(cfg.atnet_width, cfg.feature_dim)
         a2e = A2E(cfg.window, cfg.feature_dim, A2E_CHANNELS[cfg.a2e], cfg.expression_dim)
         self.audio_net = AudioToExpression(encoder, a2e).to(self.device)
-        self.renderer = UNet(3 * cfg.window, 3, cfg.num_downs, cfg.ngf, cfg.refine).to(self.device)
+        self.renderer = NeuralRenderer(cfg.window, cfg.num_downs, cfg.ngf, cfg.refine, cfg.residual).to(self.device)
         self.disc = PatchDiscriminator(3 * cfg.window + 3, cfg.ndf, cfg.disc_layers, norm="batch").to(self.device)
         self.face = make_face_model(cfg)
         self.face_store = ArrayStore(self.face.state())  # type: ignore[attr-defined]

@@ -51,6 +51,8 @@ class MetaTalkConfig:
         ngf: U-Net base channels (AudioDVP unet_256: 64).
         num_downs: U-Net down-samplings (unet_256: 8).
         refine: AudioDVP's RefineModule before each up-convolution (``--use_refine``).
+        residual: the U-Net predicts a correction to the centre frame's render instead of the face (not in
+            AudioDVP; the tiny preset's choice, so that short trainings keep the mouth the A2E drives).
         ndf: PatchGAN base channels (64); disc_layers: its n_layers (3).
         renderer_lr: renderer Adam learning rate (pix2pix: 2e-4); betas: Adam betas (0.5, 0.999) for all nets.
         renderer_batch: renderer batch (AudioDVP demo: 16).
@@ -86,6 +88,7 @@ class MetaTalkConfig:
     ngf: int = 64
     num_downs: int = 8
     refine: bool = True
+    residual: bool = False
     ndf: int = 64
     disc_layers: int = 3
     renderer_lr: float = 2e-4
@@ -122,7 +125,8 @@ _TINY: dict[str, Any] = {
     # Same code at demo scale: landmark backend (no user files), 128-px crops (the demo's face size), small nets.
     "backend": "landmark", "crop_sizes": (128,), "pseudo_size": 96, "num_pseudo_clips": 8, "wav2lip_preset": "tiny",
     "a2e_target_pairs": True,  # the tiny Wav2Lip's pseudo video is too weak to be the only source
-    "expression_dim": 16, "identity_dim": 4, "atnet_pretrained": False, "atnet_width": 0.125, "a2e_batch": 16,
+    "a2e_fraction": 0.75,  # an A2E step costs a fraction of a renderer step, and the A2E needs more of them
+    "expression_dim": 16, "identity_dim": 4, "atnet_pretrained": False, "atnet_width": 0.125, "a2e_batch": 8, "residual": True,
     "ngf": 8, "num_downs": 5, "ndf": 8, "renderer_batch": 4, "renderer_lr": 1e-3, "mask_dilate": 2, "mask_erode": 4,
 }  # fmt: skip
 

@@ -223,6 +223,14 @@ class LandmarkFaceModel:
         expression = np.einsum("tkc,ekc->te", deviation, self.expression_basis) / self.expression_scale
         return FaceCode(identity, detail, expression, pose)
 
+    def project(self, landmarks: np.ndarray, code: FaceCode) -> FaceCode:
+        """Expression and pose of new frames ``[T, 68, 2]`` of the video ``code`` was fitted on (identity kept)."""
+        shapes, pose = self.normalise(landmarks)
+        identity_shape = self.mean + np.einsum("i,ikc->kc", code.identity, self.identity_basis) + code.detail
+        deviation = (shapes - identity_shape)[:, list(LOWER_POINTS)]
+        expression = np.einsum("tkc,ekc->te", deviation, self.expression_basis) / self.expression_scale
+        return FaceCode(code.identity, code.detail, expression, pose)
+
     def decode(self, code: FaceCode) -> np.ndarray:
         """Landmarks ``[T, 68, 2]``: mean + identity + detail, lower face + expression, moved by the pose."""
         shape = self.mean + np.einsum("i,ikc->kc", code.identity, self.identity_basis) + code.detail
@@ -257,9 +265,9 @@ class LandmarkFaceModel:
 
 
 def _lower_region(points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A box around the lower-face points of every shape ``[N, 68, 2]``, with a margin of 15 % of the face width."""
+    """A box around the lower-face points of every shape ``[N, 68, 2]``, with a margin of 8 % of the face width."""
     lower = points[:, list(MASK_POINTS) + list(range(48, 68))].reshape(-1, 2)
-    margin = 0.15 * float(np.ptp(points[..., 0]))
+    margin = 0.08 * float(np.ptp(points[..., 0]))
     x0, y0 = lower.min(0) - margin
     x1, y1 = lower.max(0) + margin
     return np.array([max(0.0, x0), max(0.0, y0), min(size[1], x1), min(size[0], y1)])

@@ -123,3 +123,25 @@ class UNet(nn.Module):
         for up in self.ups[:-1]:
             x = torch.cat([skips.pop(), up(x)], dim=1)
         return self.ups[-1](x)
+
+
+class NeuralRenderer(nn.Module):
+    """The U-Net on stacked masked renders; with ``residual`` it predicts a correction to the centre frame's render.
+
+    ``residual=False`` is AudioDVP's renderer (the U-Net's tanh output is the face). ``residual=True`` (the tiny
+    preset's choice) adds the U-Net's output to the centre render and clamps to [-1, 1], so that a briefly trained
+    renderer already passes the re-rendered mouth through instead of a blur.
+    """
+
+    def __init__(self, window: int, num_downs: int, ngf: int, refine: bool, residual: bool) -> None:
+        super().__init__()
+        self.unet = UNet(3 * window, 3, num_downs, ngf, refine)
+        self.centre = 3 * (window // 2)
+        self.residual = residual
+
+    def forward(self, stacked: torch.Tensor) -> torch.Tensor:
+        """Faces ``[B, 3, H, W]`` in [-1, 1] from stacked masked renders ``[B, 3 Nw, H, W]`` in [-1, 1]."""
+        out = self.unet(stacked)
+        if self.residual:
+            out = (stacked[:, self.centre : self.centre + 3] + out).clamp(-1.0, 1.0)
+        return out

@@ -22,7 +22,7 @@ from baselines.base import Budget, BudgetClock, FitReport
 from baselines.meta_talk.compose import CropBox, choose_size, crop_box, crop_frames, face_side
 from baselines.meta_talk.config import MetaTalkConfig
 from baselines.meta_talk.face_model import FaceCode, FaceModel
-from baselines.meta_talk.model import AudioToExpression, UNet
+from baselines.meta_talk.model import AudioToExpression, NeuralRenderer
 from bench.audio import atnet_mfcc_windows
 from bench.faces import track
 from bench.media import Clip
@@ -191,7 +191,7 @@ def renderer_batch(data: Sequence[TargetData], size: int, window: int, rng: np.r
     return np.stack(inputs), np.stack(targets)
 
 
-def train_renderer(generator: UNet, disc: torch.nn.Module, data: Sequence[TargetData], budget: Budget,
+def train_renderer(generator: NeuralRenderer, disc: torch.nn.Module, data: Sequence[TargetData], budget: Budget,
                    config: MetaTalkConfig, rng: np.random.Generator, device: torch.device) -> FitReport:  # fmt: skip
     """Equations 2-4: ``l1_weight * L1 + GAN`` for G, vanilla (BCE) PatchGAN on (input, output) pairs for D."""
     opt_g = adam(generator.parameters(), config.renderer_lr, config.betas)

@@ -93,10 +93,10 @@ def sample_batch(
     return torch.stack(stills), torch.stack(windows), torch.stack(videos)
 
 
-def lower_half_l1(generated: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error on the lower half of the frames (rows ``H // 2`` onwards; eq. 2 as a mean)."""
-    half = generated.size(-2) // 2
-    return F.l1_loss(generated[..., half:, :], real[..., half:, :])
+def lower_half_l1(generated: torch.Tensor, real: torch.Tensor, from_row: float = 0.5) -> torch.Tensor:
+    """Mean absolute error on the rows from ``from_row`` of the height down (0.5: the lower half, eq. 2 as a mean)."""
+    top = int(generated.size(-2) * from_row)
+    return F.l1_loss(generated[..., top:, :], real[..., top:, :])
 
 
 class EarlyStopping:
@@ -163,7 +163,7 @@ class Trainer:
             self.opt_seq.step()
             losses["d_seq"] = d_seq.item()
             adv = adv + generator_loss(self.seq_disc(fake, windows), "bce")
-        l1 = lower_half_l1(fake, real)
+        l1 = lower_half_l1(fake, real, self.config.l1_from_row)
         total = adv + self.config.l1_weight * l1
         self.opt_g.zero_grad()
         total.backward()
@@ -182,7 +182,7 @@ def validation_l1(generator: Generator, data: Sequence[ClipData], config: Tempor
         real = to_unit(item.faces).to(device)
         noise = torch.randn(1, item.num_frames, config.noise_dim, generator=g) * config.noise_std
         fake = generator(real[:1], item.windows[None].to(device), noise.to(device))[0]
-        losses.append(lower_half_l1(fake, real).item())
+        losses.append(lower_half_l1(fake, real, config.l1_from_row).item())
     generator.train()
     return float(np.mean(losses))
 

@@ -128,10 +128,26 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Same code at toy sizes: a 32-frame window (synthgrid clips are 50 frames), 32-channel TCN levels, a 64-px
     # renderer without local enhancer, no dropout, no VGG (its weights are not on an offline machine), and the
     # template frame in the renderer's input (the demo tests on unseen speakers).
-    "tiny": {"window": 32, "tcn_channels": 32, "rnn_hidden": 32, "dropout": 0.0, "batch_size": 8, "render_size": 64,
-             "ngf": 8, "n_downsampling": 2, "n_blocks": 2, "local_enhancers": 0, "ndf": 8, "num_d": 2,
-             "n_layers_d": 2, "use_vgg": False, "condition_on_template": True, "render_batch": 4,
-             "lr": 3e-3, "render_lr": 1e-3},
+    "tiny": {
+        "window": 32,
+        "tcn_channels": 32,
+        "rnn_hidden": 32,
+        "dropout": 0.0,
+        "batch_size": 8,
+        "render_size": 64,
+        "ngf": 8,
+        "n_downsampling": 2,
+        "n_blocks": 2,
+        "local_enhancers": 0,
+        "ndf": 8,
+        "num_d": 2,
+        "n_layers_d": 2,
+        "use_vgg": False,
+        "condition_on_template": True,
+        "render_batch": 4,
+        "lr": 3e-3,
+        "render_lr": 1e-3,
+    },
 }
 # Table 1's ablations and baselines (section 3.2): the same code with one switch changed, at the size of the
 # preset they are applied to (``baselines.create("cascaded_tcn", preset="tiny", **ABLATIONS["no_pose"])``).

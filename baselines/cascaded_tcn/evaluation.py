@@ -35,7 +35,9 @@ def landmark_mse(model: Any, clips: Sequence[Clip]) -> dict[str, float]:
         ValueError: a clip has no ``meta["landmarks"]`` of shape ``[T, 68, 2]`` or no audio.
     """
     predicted_points = list(model.predicted_points)
-    mouth_errors, jaw_errors, frames = [], [], 0
+    mouth_errors: list[float] = []
+    jaw_errors: list[float] = []
+    frames = 0
     for clip in clips:
         truth = clip.meta.get("landmarks")
         if truth is None or np.shape(truth) != (clip.num_frames, 68, 2) or clip.audio is None:

@@ -27,15 +27,15 @@ _DEPTHS = (0.13, 0.0, 0.08, 0.06, 0.08, 0.185, 0.16, 0.16, 0.185)  # behind the 
 GENERIC_FACE_3D = np.column_stack([MEAN_FACE[list(POSE_POINTS)] - [0.5, 0.0], _DEPTHS]).astype(np.float64)
 NOSE = slice(27, 36)
 FEATURES_PER_FRAME = 4  # feature frames stacked per video frame (100 / 25)
-LOG_FLOOR = -18.0  # floor of the log filterbank energies (CHOICE, see logfbank_features)
+LOG_FLOOR = -16.0  # floor of the log filterbank energies (CHOICE, see logfbank_features)
 
 
 def logfbank_features(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """``python_speech_features.logfbank`` (26 filters, 25 ms / 10 ms), float32 ``[N, 26]``, floored at ``LOG_FLOOR``.
 
     psf floors filterbank energies at machine epsilon, so digital silence gives -36 where a recording's quiet noise
-    floor gives about -16; flooring the log energies at -18 (CHOICE; below the 5th percentile of synthgrid speech)
-    makes the two alike, so that a silent stretch of driving audio reads as the silences seen in training.
+    floor gives about -16; flooring the log energies at -16 (CHOICE: about synthgrid's noise floor; 8 % of its
+    speech values lie below) makes the two alike: a silent stretch of driving audio reads as the silences of training.
     """
     import python_speech_features as psf
 

@@ -66,7 +66,7 @@ class Statistics(nn.Module):
         return coefficients @ self.mouth_axes + self.mouth_mean
 
 
-def _tcn(in_channels: int, out_channels: int, config: CascadedTCNConfig) -> nn.Module:
+def _tcn(in_channels: int, out_channels: int, config: CascadedTCNConfig) -> nn.Sequential:
     """A non-causal TCN (one level per dilation) followed by a per-frame linear layer."""
     return nn.Sequential(
         TemporalConvNet(in_channels, [config.tcn_channels] * len(config.dilations), config.kernel_size,
@@ -86,6 +86,14 @@ class CascadedMapping(nn.Module):
         self.pose_g1, self.pose_g2, self.cheek = config.pose_g1, config.pose_g2, config.cheek
         self.g1 = _tcn(AUDIO_DIM + POSE_DIM * self.pose_g1, PCA_DIM, config)
         self.g2 = _tcn(PCA_DIM + POSE_DIM * self.pose_g2 + CHEEK_DIM * self.cheek, TALKING_DIM, config)
+
+    @torch.no_grad()
+    def start_at(self, talking_mean: torch.Tensor) -> None:
+        """Set G2's output bias to the mean training shape ``[58]`` (CHOICE: G2 starts from the mean, not from 0)."""
+        head = self.g2[-1]
+        if not isinstance(head, nn.Conv1d) or head.bias is None:
+            raise TypeError("cascaded_tcn: G2 must end in a Conv1d with bias")
+        head.bias.copy_(talking_mean)
 
     def forward(self, audio: torch.Tensor, pose: torch.Tensor, cheek: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The PCA mouth of G1 and the talking-related landmarks of G2."""

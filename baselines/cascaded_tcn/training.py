@@ -86,9 +86,7 @@ def fit_statistics(stats: Statistics, data: Sequence[ClipData]) -> None:
     stats.fit(audio, mouths)
 
 
-def sequence_batch(
-    data: Sequence[ClipData], window: int, size: int, rng: np.random.Generator
-) -> dict[str, torch.Tensor]:
+def sequence_batch(data: Sequence[ClipData], window: int, size: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """``size`` random windows of ``window`` frames: audio, pose, cheek, mouth and talking, each ``[B, window, D]``."""
     usable = [d for d in data if d.num_frames >= window]
     if not usable:

@@ -17,7 +17,7 @@ import numpy as np
 import metrics as metric_registry
 from bench.distributed import World, barrier, gather_objects, reduce_set_metrics
 from bench.media import Clip, MediaError, read_clip
-from bench.results import RunStore, VideoRow
+from bench.results import RunStore, Status, VideoRow
 from bench.stats import aggregate
 from metrics import Item, Kind, Metric, MetricError, SetMetric
 
@@ -186,7 +186,7 @@ def make_row(
     reasons: list[str], total: int,
 ) -> VideoRow:  # fmt: skip
     """A row: ``ok`` when no metric failed, ``failed`` when all ``total`` did, else ``partial``; one reason each."""
-    status = "ok" if not reasons else ("failed" if len(reasons) >= total else "partial")
+    status: Status = "ok" if not reasons else ("failed" if len(reasons) >= total else "partial")
     return VideoRow(video, status, "; ".join(reasons), speaker, values, frames, extras)
 
 

@@ -47,7 +47,7 @@ def frame_mse(generated: np.ndarray | torch.Tensor, reference: np.ndarray | torc
     check_pair(generated, reference)
     uint8_arrays = all(isinstance(f, np.ndarray) and f.dtype == np.uint8 for f in (generated, reference))
     if uint8_arrays and torch.device(device).type == "cpu":
-        return _uint8_mse(generated, reference)
+        return _uint8_mse(np.asarray(generated), np.asarray(reference))
     diff = as_batch(generated, device, torch.float64) - as_batch(reference, device, torch.float64)
     return diff.square().flatten(1).mean(dim=1)
 

@@ -166,18 +166,18 @@ def _template_landmarks(image: np.ndarray) -> np.ndarray:
 def _person_mask(image: np.ndarray) -> np.ndarray:
     """Soft person mask: the pale, unsaturated studio background connected to the top and sides is 0."""
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
-    candidate = ((hsv[..., 1] < 60) & (hsv[..., 2] > 150)).astype(np.uint8)
-    candidate = cv2.morphologyEx(candidate, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    pale = ((hsv[..., 1] < 60) & (hsv[..., 2] > 150)).astype(np.uint8)
+    candidate = cv2.morphologyEx(pale, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     _, labels = cv2.connectedComponents(candidate)
     upper = int(image.shape[0] * 0.6)
     keep = set(labels[0].tolist()) | set(labels[:upper, 0].tolist()) | set(labels[:upper, -1].tolist())
     keep.discard(0)
-    background = np.isin(labels, sorted(keep)).astype(np.uint8)
-    background = cv2.morphologyEx(background, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    found = np.isin(labels, sorted(keep)).astype(np.uint8)
+    background = cv2.morphologyEx(found, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     return cv2.GaussianBlur(1.0 - background.astype(np.float32), (5, 5), 1.0)
 
 
-def _neutral_shape(points: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, float]]:
+def _neutral_shape(points: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
     """The template landmarks with the mouth closed and a random face shape."""
     p = points.astype(np.float64).copy()
     for upper, lower, outer in ((61, 67, 58), (62, 66, 57), (63, 65, 56)):  # close the smile: inner lips meet

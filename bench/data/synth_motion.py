@@ -33,13 +33,13 @@ def mouth_track(speech: Speech, fps: float, num_frames: int, articulation: float
     width = np.zeros(num_frames)
     bilabial = np.zeros(num_frames)
     for phone, start, end in speech.phones:
-        opening, spread = phone_shape(phone)
+        shape_open, spread = phone_shape(phone)
         for k in range(max(int(start * fps), 0), min(int(np.ceil(end * fps)), num_frames)):
             overlap = min(end, (k + 1) / fps) - max(start, k / fps)
             if overlap <= 0:
                 continue
             share = overlap * fps
-            target[k] += share * opening
+            target[k] += share * shape_open
             width[k] += share * spread
             bilabial[k] += share * (phone in BILABIALS)
     energy = frame_energy(speech.audio, 16000, fps, num_frames)

@@ -85,7 +85,8 @@ class Leaderboard:
 def direction(metric: str, fallback: bool | None = None) -> bool | None:
     """A metric's direction from its class; ``fallback`` for metrics not installed here."""
     if metric in metrics.REGISTRY:
-        return metrics.REGISTRY.entry(metric).resolve().higher_is_better
+        metric_class: type[metrics.Metric] = metrics.REGISTRY.entry(metric).resolve()
+        return metric_class.higher_is_better
     return fallback
 
 

@@ -62,7 +62,7 @@ def to_csv(board: Leaderboard) -> str:
             if cell is None:
                 line += ["", "", "", ""]
             else:
-                line += [_num(cell.mean), _num(cell.ci_low), _num(cell.ci_high), "" if cell.n is None else cell.n]
+                line += [_num(cell.mean), _num(cell.ci_low), _num(cell.ci_high), "" if cell.n is None else str(cell.n)]
         writer.writerow(line)
     return out.getvalue()
 

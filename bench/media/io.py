@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 import av.logging
@@ -69,7 +69,7 @@ def _open(path: str | os.PathLike[str]) -> tuple[Path, av.container.InputContain
 
 
 _LOG_LOCK = threading.Lock()
-_LOG_USERS = [0, None, True]  # readers capturing now, the log level and skip-repeated setting to restore after them
+_LOG_USERS: list[Any] = [0, None, True]  # readers capturing now, the log level and skip-repeated setting to restore after them
 
 
 @contextmanager
@@ -168,10 +168,11 @@ def _decode(file: Path, container: av.container.InputContainer, fps: float | Non
             for packet in container.demux([s for s in (video, audio) if s is not None]):
                 for frame in packet.decode():
                     if packet.stream is video:
-                        frames.add(frame, len(frames.times), native)
+                        frames.add(cast(av.VideoFrame, frame), len(frames.times), native)
                     else:
-                        audio_start = frame.time if audio_start is None else audio_start
-                        chunks.append(_audio_samples(frame))
+                        sound = cast(av.AudioFrame, frame)
+                        audio_start = sound.time if audio_start is None else audio_start
+                        chunks.append(_audio_samples(sound))
         except av.FFmpegError as exc:
             n = len(frames.times)
             raise MediaError(f"{file}: truncated or corrupt, decoding failed after {n} frames ({exc.strerror})") from exc
@@ -316,7 +317,7 @@ def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
     file, container = _open(path)
     with container:
         streams: list[dict[str, Any]] = []
-        for s in container.streams:
+        for s in cast(list[Any], list(container.streams)):  # typed as the Stream base; video and audio differ
             info: dict[str, Any] = {"index": s.index, "type": s.type, "codec": s.codec_context.name}
             if s.duration and s.time_base:
                 info["duration"] = float(s.duration * s.time_base)
@@ -330,7 +331,9 @@ def probe(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------------- writing
-def _video_stream(container: av.container.OutputContainer, clip: Clip, rate: Fraction, ext: str, lossless: bool):
+def _video_stream(
+    container: av.container.OutputContainer, clip: Clip, rate: Fraction, ext: str, lossless: bool
+) -> av.video.stream.VideoStream:
     """Add the video stream: FFV1/bgr0 or libx264rgb qp 0 when lossless, H.264 yuv420p otherwise."""
     height, width = clip.size
     if lossless and ext in (".mp4", ".mov"):
@@ -390,7 +393,7 @@ def write_clip(path: str | os.PathLike[str], clip: Clip, lossless: bool = True) 
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             frame.pts, frame.time_base = i, 1 / rate
             container.mux(video.encode(frame))
-            while audio is not None and done < len(chunks) and chunks[done].pts < (i + 1) * clip.sample_rate / clip.fps:
+            while audio is not None and done < len(chunks) and (chunks[done].pts or 0) < (i + 1) * clip.sample_rate / clip.fps:
                 container.mux(audio.encode(chunks[done]))  # interleave audio up to the end of this frame
                 done += 1
         container.mux(video.encode(None))

@@ -30,7 +30,7 @@ from tqdm import tqdm
 import baselines
 from baselines import Baseline, Budget
 from bench.availability import unavailable_metrics
-from bench.checkpoints import CHECKPOINT_DIR, shipped_checkpoint
+from bench.checkpoints import CHECKPOINT_DIR, CheckpointError, shipped_checkpoint
 from bench.evaluate import EvalConfig, ItemSpec, evaluate
 from bench.io import write_json_atomic, write_text_atomic
 from bench.leaderboard import build_leaderboard, write_all
@@ -193,17 +193,15 @@ def _run(config: BenchmarkConfig, progress: bool) -> dict[str, Any]:
         specs = [ItemSpec(r.utterance_id, videos / f"{r.utterance_id}.mkv", references[r.utterance_id],
                           transcript=r.transcript, speaker=r.speaker, dataset=protocol.dataset) for r in test]  # fmt: skip
         meta = {"method": method.name, "preset": model.preset, "model_origin": json.dumps(origins[method.row], sort_keys=True)}
-        eval_config = EvalConfig(
-            metric_names, protocol.full_id, protocol.version, protocol.fps, protocol.sample_rate, config.device,
-            config.seed, {k: dict(v) for k, v in protocol.metric_options.items() if k in metric_names},
-            meta, label=method.row,
-        )  # fmt: skip
+        eval_config = EvalConfig.from_protocol(protocol, {"metrics": metric_names}, device=config.device,
+                                               seed=config.seed, label=method.row, inputs=meta)  # fmt: skip
         eval_dir = config.out / method.row / "eval"
         with clock.stage(f"{method.row}: evaluate"):
             evaluate(specs, eval_config, eval_dir, resume=(eval_dir / "config.json").exists(), progress=progress)
         eval_dirs.append(eval_dir)
     with clock.stage("tables"):
-        board = build_leaderboard(protocol.full_id, eval_dirs, config.published, metric_names)
+        stamp = EvalConfig.from_protocol(protocol, {"metrics": metric_names}).protocol or protocol.full_id  # +custom
+        board = build_leaderboard(stamp, eval_dirs, config.published, metric_names)
         for row in board.rows:  # sources relative to the run folder: the same tables whatever --out is
             if row.kind == "reproduced":
                 row.source = Path(row.source).relative_to(config.out).as_posix()
@@ -268,12 +266,14 @@ def _fit_or_load(
         origin: dict[str, Any] = {"source": "shipped checkpoint", "sha256": entry["sha256"], "steps": entry["steps"]}
         _claim_origin(model_dir, origin)
         print(f"{method.row}: shipped checkpoint {entry['sha256'][:12]} ({entry['steps']} steps)")
-        return baselines.load(method.name, str(folder), device=config.device), origin
+        try:
+            return baselines.load(method.name, str(folder), device=config.device), origin
+        except ValueError as exc:  # the method's code changed since the checkpoint was trained
+            raise CheckpointError(f"{folder}: does not load ({exc}); retrain it with `{entry['command']}`") from None
+    if _read_origin(model_dir).get("source") == "shipped checkpoint":
+        raise ValueError(f"{model_dir.parent}: made from a shipped checkpoint; use another --out to fit from scratch")
     if (model_dir / "config.json").exists() and (model_dir / "model.safetensors").exists():
-        origin = _read_origin(model_dir)
-        if origin.get("source") == "shipped checkpoint":
-            raise ValueError(f"{model_dir.parent}: made from a shipped checkpoint; use another --out for --retrain")
-        return baselines.load(method.name, str(model_dir), device=config.device), origin
+        return baselines.load(method.name, str(model_dir), device=config.device), _read_origin(model_dir)
     model = baselines.create(method.name, preset=method.preset, device=config.device, seed=config.seed, **method.options)
     origin = {"source": "no training"}
     if model.trainable:
@@ -293,12 +293,21 @@ def _read_origin(model_dir: Path) -> dict[str, Any]:
 
 
 def _claim_origin(model_dir: Path, origin: dict[str, Any]) -> None:
-    """Record where the run folder's model came from; refuse a folder whose videos came from another model."""
+    """Record where the run folder's model came from.
+
+    A shipped checkpoint that changed since the folder was made (another SHA-256) makes its videos and evaluation
+    stale: they are removed, with a note, and made again. A folder made by another kind of model is refused.
+    """
+    import shutil
+
     previous = _read_origin(model_dir)
-    same = previous.get("source") == origin["source"] and previous.get("sha256") == origin.get("sha256")
-    if previous and not same:
-        raise ValueError(f"{model_dir.parent}: its videos come from {previous}, not {origin}; delete the folder or use "
-                         "another --out")  # fmt: skip
+    if previous and previous.get("source") != origin["source"]:
+        raise ValueError(f"{model_dir.parent}: its videos come from {previous}, not {origin}; use another --out")
+    if previous and previous.get("sha256") != origin.get("sha256"):
+        print(f"{model_dir.parent.name}: the shipped checkpoint changed since {model_dir.parent} was made; "
+              "its videos and evaluation are made again")  # fmt: skip
+        for stale in ("videos", "eval"):
+            shutil.rmtree(model_dir.parent / stale, ignore_errors=True)
     write_json_atomic(model_dir / "origin.json", origin)
 
 

@@ -1,10 +1,14 @@
-"""`talkbench run` end to end on a small synthetic corpus: fit, adapt, generate, evaluate, tabulate, resume."""
+"""`talkbench run` end to end on a small synthetic corpus: fit, adapt, generate, evaluate, tabulate, resume;
+shipped checkpoints; byte-identical tables; the run folder's model origin; --publish."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from bench.checkpoints import read_manifest
 from bench.cli import main
 from bench.data.synthetic import synthesize_corpus
 from bench.protocols import file_checksum
@@ -54,6 +58,8 @@ out = "{tmp_path / 'out'}"
 leaderboard = "{tmp_path / 'board' / 'mini'}"
 published = "{tmp_path / 'none.toml'}"
 data_root = "{corpus.root}"
+checkpoints = "{tmp_path / 'checkpoints'}"
+threads = 1
 
 [[method]]
 name = "ground_truth"
@@ -98,3 +104,120 @@ def test_run_rejects_unknown_methods(benchmark_config, capsys):
     config, _ = benchmark_config
     assert main(["run", "--config", str(config), "--methods", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+TABLES = ("md", "csv", "tex", "html")
+
+
+def test_shipped_checkpoints_byte_identical_tables_and_model_origin(benchmark_config, capsys):
+    config, root = benchmark_config
+    board = root / "board" / "mini"
+    text = config.read_text().replace(f'leaderboard = "{board}"\n', "")
+    config.write_text(text)  # tables go under each run folder
+    train = ["run", "--config", str(config), "--train-checkpoints", "--no-progress"]
+    assert main(train) == 0
+    entry = read_manifest(root / "checkpoints")["wav2lip"]
+    assert entry["steps"] == 2 and entry["protocol"] == "mini-demo" and entry["threads"] == 1
+    assert entry["command"] == f"talkbench run --config {config} --train-checkpoints --only wav2lip"
+    assert "ground_truth" not in read_manifest(root / "checkpoints")  # anchors have nothing to train
+    assert main([*train, "--only", "wav2lip", "--verify-first-steps", "6"]) == 0
+    assert "first 6 logged loss values reproduce" in capsys.readouterr().out
+
+    for out in ("a", "b"):
+        assert main(["run", "--config", str(config), "--out", str(root / out), "--no-progress"]) == 0
+        printed = capsys.readouterr().out
+        assert f"wav2lip: shipped checkpoint {entry['sha256'][:12]}" in printed and "fitted" not in printed
+        assert "time per stage:" in printed and "wav2lip: generate" in printed and "wav2lip: evaluate" in printed
+    for ext in TABLES:  # same command, same machine: the same bytes, whatever the output folder
+        assert (root / "a" / f"leaderboard.{ext}").read_bytes() == (root / "b" / f"leaderboard.{ext}").read_bytes()
+    assert "Computed on " in (root / "a" / "leaderboard.md").read_text()
+    assert ",wav2lip/eval," in (root / "a" / "leaderboard.csv").read_text()  # sources relative to the run folder
+
+    # a run folder whose videos came from the shipped checkpoint does not resume as a retrain, and vice versa
+    assert main(["run", "--config", str(config), "--out", str(root / "a"), "--retrain", "--no-progress"]) == 2
+    assert "made from a shipped checkpoint" in capsys.readouterr().err
+    weights = root / "checkpoints" / "wav2lip" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + bytes([weights.read_bytes()[-1] ^ 1]))
+    assert main(["run", "--config", str(config), "--out", str(root / "c"), "--no-progress"]) == 2
+    assert "does not match the manifest" in capsys.readouterr().err
+
+    # a retrained checkpoint (another SHA-256) makes the run folder's videos stale: they are made again
+    config.write_text(text.replace("fit_steps = 2", "fit_steps = 3"))
+    assert main([*train, "--only", "wav2lip"]) == 0
+    assert main(["run", "--config", str(config), "--out", str(root / "a"), "--no-progress"]) == 0
+    assert "the shipped checkpoint changed" in capsys.readouterr().out
+
+
+def test_demo_writes_tables_in_the_run_folder_unless_published(monkeypatch, tmp_path):
+    import bench.cli.run as cli_run
+
+    seen = []
+    report = {"protocol": "p", "metrics": [], "unavailable": {}, "tables": [], "timings": {"tables": 0.5}}
+    monkeypatch.setattr(cli_run, "run_benchmark", lambda config, progress, publish: seen.append((config, publish)) or report)
+    assert main(["run", "--out", str(tmp_path)]) == 0
+    assert main(["run", "--publish", "--retrain"]) == 0
+    (plain, published), (publishing, published_again) = seen
+    assert plain.leaderboard is None and not published and plain.out == tmp_path and not plain.retrain
+    assert publishing.leaderboard == Path("leaderboards/synthgrid-demo") and published_again and publishing.retrain
+    assert publishing.out == Path("runs/synthgrid-demo-retrain") and publishing.threads == 2
+    assert all(m.adapt_seconds is None for m in plain.methods)  # adaptation is bound by steps only
+
+
+DEMO_SUBSET = """
+name = "synthgrid-demo"
+version = 90
+dataset = "synthgrid"
+description = "the demo's data, checkpoints and s07 adaptation clips, on four of s07's test clips, sync columns only"
+fps = 25.0
+sample_rate = 16000
+length_policy = "video"
+aggregation = "mean-over-videos"
+few_shot = 2
+metrics = ["mouth-sync", "mouth-sync-centre"]
+
+[crop]
+mode = "none"
+size = 128
+
+[splits]
+seed = 0
+
+[splits.train]
+speakers = ["s01", "s02", "s03", "s04", "s05", "s06"]
+
+[splits.test]
+utterances = ["s07_lgbt0p", "s07_lwbp7s", "s07_bgwe5a", "s07_brbc5s", "s07_bwas5n", "s07_lril2p"]
+"""
+
+
+@pytest.mark.slow
+def test_demo_trained_rows_show_faces_and_sync_ordering(tmp_path):
+    """The shipped checkpoints on four demo test clips: a face on >= 90% of each trained row's frames; ground truth
+    beats static_frame on mouth-sync (a still mouth scores the worst value, -1) and shifted_audio on mouth-sync-centre
+    (peak within 2 frames of 0; the shifted row is out of sync by more than that)."""
+    import json
+
+    from bench.checkpoints import CHECKPOINT_DIR
+    from bench.faces import track
+    from bench.media import read_clip
+
+    trained = sorted(row for row, entry in read_manifest(CHECKPOINT_DIR).items() if entry.get("protocol") == "synthgrid-demo")
+    protocol = tmp_path / "synthgrid-demo-v90.toml"
+    protocol.write_text(DEMO_SUBSET)
+    protocol.write_text(f'checksum = "{file_checksum(protocol)}"\n' + DEMO_SUBSET)
+    rows = ["ground_truth", "shifted_audio", "static_frame", *trained]
+    methods = "".join(f'\n[[method]]\nname = "{name}"\nadapt_steps = 20\n' for name in rows)
+    config = tmp_path / "demo.toml"
+    config.write_text(f'[benchmark]\nprotocol = "{protocol}"\nout = "{tmp_path / "out"}"\nthreads = 2\n{methods}')
+    assert main(["run", "--config", str(config), "--no-progress"]) == 0
+
+    def mean(row: str, metric: str) -> float:
+        return json.loads((tmp_path / "out" / row / "eval" / "summary.json").read_text())["metrics"][metric]["mean"]
+
+    assert mean("ground_truth", "mouth-sync") > mean("static_frame", "mouth-sync") == -1.0
+    assert mean("ground_truth", "mouth-sync-centre") > mean("shifted_audio", "mouth-sync-centre")
+    rates = {}
+    for row in trained:
+        found = [track(read_clip(video)).found for video in sorted((tmp_path / "out" / row / "videos").glob("*.mkv"))]
+        rates[row] = float(sum(f.sum() for f in found) / sum(f.size for f in found))
+    assert all(rate >= 0.9 for rate in rates.values()), f"face rate per trained row: {rates}"

@@ -267,3 +267,28 @@ def adapt_generator(generator: Generator, data: Sequence[ClipData], budget: Budg
     generator.eval()
     report.steps, report.seconds = clock.steps, clock.elapsed
     return report
+
+
+@torch.no_grad()
+def sync_separation(sync: SyncNet, data: Sequence[ClipData], shift: int = SYNC_FRAMES) -> dict[str, Any]:
+    """How well the sync discriminator tells in-sync windows from windows whose frames are ``shift`` frames late.
+
+    For every window start t with frames ``t + shift .. t + shift + 4`` inside the clip, the embedding distance of
+    the audio of window t to its own frames (in sync) and to the shifted frames. Returns the distances and the AUC:
+    the probability that an in-sync distance is below a shifted one (0.5 = chance; ties count half).
+    """
+    sync.eval()
+    device = next(sync.parameters()).device
+    same, shifted = [], []
+    for item in data:
+        starts = list(range(0, item.sync.num_frames - SYNC_FRAMES - shift + 1))
+        if not starts:
+            continue
+        mels = torch.stack([item.sync.sync_mels[t].unsqueeze(0) for t in starts]).to(device)
+        for offset, out in ((0, same), (shift, shifted)):
+            faces = torch.stack([expert_faces(w2l._window(item.sync, t + offset).unsqueeze(0))[0] for t in starts])
+            audio, video = sync(mels, faces.to(device))
+            out.append((video - audio).norm(dim=1).cpu())
+    d_same, d_shift = torch.cat(same).numpy(), torch.cat(shifted).numpy()
+    below = (d_same[:, None] < d_shift[None, :]).mean() + 0.5 * (d_same[:, None] == d_shift[None, :]).mean()
+    return {"auc": float(below), "in_sync": d_same, "shifted": d_shift}

@@ -81,14 +81,19 @@ def manifest_text(tables: dict[str, dict[str, Any]]) -> str:
 
 def record_checkpoint(row: str, entry: dict[str, Any], directory: Path = CHECKPOINT_DIR) -> None:
     """Replace ``row``'s table of the manifest, under a file lock (helpers may train different rows at once)."""
+    import os
+
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".manifest.lock", "w") as lock:
+    lock = os.open(directory, os.O_RDONLY)  # the folder itself is the lock: no stray lock file in the checkout
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
         tables = read_manifest(directory)
         tables[row] = entry
         tmp = directory / f".{MANIFEST}.tmp"
         tmp.write_text(manifest_text(tables))
         tmp.replace(directory / MANIFEST)
+    finally:
+        os.close(lock)
 
 
 def shipped_checkpoint(row: str, protocol: str, directory: Path = CHECKPOINT_DIR) -> tuple[Path, dict[str, Any]] | None:

@@ -102,6 +102,7 @@ class MorphableFaceModel:
     def __init__(self, expression_dim: int, steps: int, basis: MorphableBasis | None = None, lr: float = 0.01) -> None:
         self.expression_dim, self.steps, self.lr = int(expression_dim), int(steps), float(lr)
         self._basis = basis
+        self._cache: dict[str, torch.Tensor] = {}
 
     @property
     def basis(self) -> MorphableBasis:
@@ -114,9 +115,8 @@ class MorphableFaceModel:
         return self._basis
 
     def _tensors(self) -> dict[str, torch.Tensor]:
-        cached: dict[str, torch.Tensor] | None = getattr(self, "_cache", None)
-        if cached is not None:
-            return cached
+        if self._cache:
+            return self._cache
         b = self.basis
         arrays = {"mean": b.mean_shape, "id": b.id_basis, "exp": b.exp_basis[:, :, : self.expression_dim],
                   "tex_mean": b.mean_tex / 255.0, "tex": b.tex_basis / 255.0}  # fmt: skip

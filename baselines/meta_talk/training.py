@@ -145,6 +145,14 @@ def a2e_batch(data: Sequence[AudioPairs], size: int, window: int, rng: np.random
             torch.from_numpy(np.stack(targets)).float())  # fmt: skip
 
 
+def _update(optimiser: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """One optimiser step on ``loss`` (gradients cleared first); returns its value."""
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    return loss.item()
+
+
 def train_a2e(net: AudioToExpression, data: Sequence[AudioPairs], budget: Budget, config: MetaTalkConfig,
               rng: np.random.Generator, device: torch.device) -> FitReport:  # fmt: skip
     """Equation 1: MSE between the A2E's expression and the reconstructed one (Adam, AudioDVP's settings)."""
@@ -156,11 +164,7 @@ def train_a2e(net: AudioToExpression, data: Sequence[AudioPairs], budget: Budget
         net.encoder.eval()  # frozen pretrained features, as AudioDVP precomputes them
     while not clock.spent():
         mfcc, valid, target = (t.to(device) for t in a2e_batch(data, config.a2e_batch, config.window, rng))
-        loss = F.mse_loss(net(mfcc, valid), target)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        report.log(a2e=loss.item())
+        report.log(a2e=_update(optimiser, F.mse_loss(net(mfcc, valid), target)))
         clock.tick()
     net.eval()
     report.steps, report.seconds = clock.steps, clock.elapsed
@@ -205,17 +209,11 @@ def train_renderer(generator: NeuralRenderer, disc: torch.nn.Module, data: Seque
         fake = generator(x)
         l1 = F.l1_loss(fake, y)
         adv = generator_loss(disc(torch.cat([x, fake], 1))[-1], "bce")
-        loss = config.l1_weight * l1 + adv
-        opt_g.zero_grad()
-        loss.backward()
-        opt_g.step()
+        _update(opt_g, config.l1_weight * l1 + adv)
         real_pred = disc(torch.cat([x, y], 1))[-1]
         fake_pred = disc(torch.cat([x, fake.detach()], 1))[-1]
-        d_loss = 0.5 * discriminator_loss(real_pred, fake_pred, "bce")  # pix2pix halves D's loss
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        report.log(l1=l1.item(), adversarial=adv.item(), disc=d_loss.item())
+        d_loss = _update(opt_d, 0.5 * discriminator_loss(real_pred, fake_pred, "bce"))  # pix2pix halves D's loss
+        report.log(l1=l1.item(), adversarial=adv.item(), disc=d_loss)
         clock.tick()
     generator.eval()
     disc.eval()

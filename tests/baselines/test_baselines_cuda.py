@@ -12,7 +12,7 @@ from baselines.base import Budget
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 
-@pytest.mark.parametrize("name", ["wav2lip", "speech2vid"])
+@pytest.mark.parametrize("name", ["wav2lip", "speech2vid", "oneshot_a2v"])
 def test_cuda_matches_cpu_and_trains(name, grid_faces):
     real = grid_faces[0]
     cpu = baselines.create(name, preset="tiny", seed=2)

@@ -2,7 +2,8 @@
 
 Under ``torchrun --nproc-per-node N talkbench evaluate ...`` every rank scores ``items[rank::N]``; rank 0 gathers the
 per-video rows (in input order) and the set-level metrics' states (float64 sums, merged with ``merge_state``) and
-writes the run. Backend: NCCL on CUDA devices, gloo on CPU.
+writes the run. Backend: NCCL on CUDA devices, gloo on CPU. ``torch.distributed`` is imported only under
+``torchrun`` (a world of more than one process), so a single-process evaluation never pays for it.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import torch.distributed as dist
-
-from metrics import SetMetric
+if TYPE_CHECKING:
+    from metrics import SetMetric
 
 T = TypeVar("T")
 
@@ -41,6 +41,8 @@ def init_from_env(device: str = "cpu") -> World:
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
         return World()
+    import torch.distributed as dist
+
     if not dist.is_initialized():
         backend = "nccl" if device.startswith("cuda") else "gloo"
         dist.init_process_group(backend=backend)
@@ -55,6 +57,8 @@ def gather_objects(world: World, obj: T) -> list[T]:
     """Every rank's ``obj`` on every rank, in rank order."""
     if world.size == 1:
         return [obj]
+    import torch.distributed as dist
+
     out: list[Any] = [None] * world.size
     dist.all_gather_object(out, obj)
     return out
@@ -74,6 +78,8 @@ def reduce_set_metrics(world: World, set_metrics: Mapping[str, SetMetric]) -> No
 def barrier(world: World) -> None:
     """Wait for every rank."""
     if world.size > 1:
+        import torch.distributed as dist
+
         dist.barrier()
 
 

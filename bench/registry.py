@@ -5,16 +5,20 @@ Entries come from the package's own modules, from the entry-point group (``talkb
 research script add a metric without packaging it.
 
 An unknown name raises ``KeyError`` with close matches; unknown options are rejected rather than ignored.
+
+Looking up one name imports only the module that registers it when ``homes`` names that module (so a run of
+``psnr`` never imports what LSE or FID need); listing, or a name no home covers, imports every module.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import os
 import pkgutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
@@ -45,12 +49,14 @@ class Registry(Generic[T]):
         kind: what is registered, for messages ("metric", "baseline").
         group: the entry-point group through which other packages add entries.
         package: the package whose public submodules register the built-in entries on first use.
+        homes: first dash-separated part of a name -> the submodule of ``package`` that registers it.
     """
 
-    def __init__(self, kind: str, group: str, package: str) -> None:
+    def __init__(self, kind: str, group: str, package: str, homes: Mapping[str, str] | None = None) -> None:
         self.kind = kind
         self.group = group
         self.package = package
+        self.homes = dict(homes or {})
         self._entries: dict[str, Entry] = {}
         self._loaded = False
 
@@ -84,7 +90,12 @@ class Registry(Generic[T]):
 
     def entry(self, name: str) -> Entry:
         """The entry for ``name``; ``KeyError`` with close matches when there is none."""
-        self._load()
+        if name not in self._entries and not self._loaded:
+            home = self.homes.get(name.split("-", 1)[0])
+            if home is not None:
+                importlib.import_module(f"{self.package}.{home}")
+            if name not in self._entries:
+                self._load()
         try:
             return self._entries[name]
         except KeyError:
@@ -97,7 +108,7 @@ class Registry(Generic[T]):
         entry = self.entry(name)
         cls = entry.resolve()
         options = {**entry.preset, **overrides}
-        accepted = _accepted_keywords(cls)
+        accepted = _accepted_keywords_cached(cls)
         if accepted is not None:
             unknown = sorted(set(options) - accepted)
             if unknown:
@@ -145,6 +156,13 @@ class Registry(Generic[T]):
 
 def _entry_points(group: str) -> Iterable[Any]:
     return entry_points(group=group)
+
+
+@functools.lru_cache(maxsize=256)
+def _accepted_keywords_cached(cls: type) -> frozenset[str] | None:
+    """:func:`_accepted_keywords`, computed once per class (``inspect.signature`` is slow per call)."""
+    accepted = _accepted_keywords(cls)
+    return None if accepted is None else frozenset(accepted)
 
 
 def _accepted_keywords(cls: type) -> set[str] | None:

@@ -14,17 +14,19 @@ A run directory holds:
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from bench.io import atomic_path, write_json_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = 1
 Status = Literal["ok", "partial", "failed"]
@@ -120,9 +122,11 @@ class RunStore:
 
     def write_outputs(self, rows: Iterable[VideoRow], metric_names: list[str], summary: Mapping[str, Any]) -> None:
         """Write ``per_video.csv`` and ``summary.json`` atomically."""
-        frame = rows_to_frame(rows, metric_names)
-        with atomic_path(self.directory / "per_video.csv") as tmp:
-            frame.to_csv(tmp, index=False)
+        columns, records = table_records(rows, metric_names)
+        with atomic_path(self.directory / "per_video.csv") as tmp, open(tmp, "w", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(columns)
+            writer.writerows([_csv_cell(record[c]) for c in columns] for record in records)
         write_json_atomic(self.directory / "summary.json", summary)
 
     def _rewrite_journal(self, rows: Iterable[VideoRow]) -> None:
@@ -130,8 +134,12 @@ class RunStore:
             tmp.write_text("".join(row.to_json() + "\n" for row in rows))
 
 
-def rows_to_frame(rows: Iterable[VideoRow], metric_names: list[str]) -> pd.DataFrame:
-    """The per-video table: ``video``, ``status``, ``reason``, ``speaker``, one column per metric, then extras."""
+def table_records(rows: Iterable[VideoRow], metric_names: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The per-video table's columns and records (NaN where a value is missing).
+
+    Columns: ``video``, ``status``, ``reason``, ``speaker``, the metrics, then extras. Written with the standard
+    library, so writing a run needs no pandas.
+    """
     rows = list(rows)
     extras = sorted({k for row in rows for k in row.extras})
     records = []
@@ -140,12 +148,28 @@ def rows_to_frame(rows: Iterable[VideoRow], metric_names: list[str]) -> pd.DataF
         record.update({name: row.values.get(name, math.nan) for name in metric_names})
         record.update({name: row.extras.get(name, math.nan) for name in extras})
         records.append(record)
-    columns = ["video", "status", "reason", "speaker", *metric_names, *extras]
+    return ["video", "status", "reason", "speaker", *metric_names, *extras], records
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell as pandas writes it: NaN empty, floats in their shortest round-trip form."""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return value
+
+
+def rows_to_frame(rows: Iterable[VideoRow], metric_names: list[str]) -> pd.DataFrame:
+    """The per-video table as a data frame (see :func:`table_records`)."""
+    import pandas as pd
+
+    columns, records = table_records(rows, metric_names)
     return pd.DataFrame.from_records(records, columns=columns)
 
 
 def load_run(directory: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFrame]:
     """The summary and per-video table of a finished run."""
+    import pandas as pd
+
     directory = Path(directory)
     summary_path, table_path = directory / "summary.json", directory / "per_video.csv"
     for path in (summary_path, table_path):

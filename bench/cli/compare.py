@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.compare import compare_runs, format_comparisons, parse_tolerances
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``compare`` command."""
@@ -19,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Handler of ``talkbench compare``."""
+    from bench.compare import compare_runs, format_comparisons, parse_tolerances
+
     results = compare_runs(args.run_a, args.run_b, parse_tolerances(args.tolerance))
     print(format_comparisons(results))
     regressed = [r.metric for r in results if r.regressed]

@@ -7,9 +7,6 @@ import csv
 import json
 from pathlib import Path
 
-from bench.distributed import init_from_env
-from bench.evaluate import EvalConfig, evaluate, pair_directories
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` command."""
@@ -31,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``talkbench evaluate``."""
+    from bench.distributed import init_from_env
+    from bench.evaluate import EvalConfig, evaluate, pair_directories
+
     metric_list = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     options = json.loads(args.metric_options) if args.metric_options else None
     if args.protocol:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.leaderboard import build_leaderboard, write_all
-from bench.leaderboard.render import FORMATS
-
 DEFAULT_PUBLISHED = Path("leaderboards/published.toml")
 
 
@@ -18,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", required=True, help="protocol id; runs of other protocols are left out")
     p.add_argument("--out", required=True, type=Path, help="output stem: writes STEM.md, STEM.csv, STEM.tex, STEM.html")
     p.add_argument("--published", type=Path, default=DEFAULT_PUBLISHED, help="reported numbers (TOML) shown beside")
-    p.add_argument("--formats", default=",".join(FORMATS), help="comma-separated subset of md,csv,tex,html")
+    p.add_argument("--formats", help="comma-separated subset of md,csv,tex,html (default all)")
     p.add_argument("--metrics", help="comma-separated metric order (default: alphabetical)")
     p.set_defaults(handler=run_leaderboard)
 
@@ -38,11 +35,14 @@ def find_runs(paths: list[Path]) -> list[Path]:
 
 def run_leaderboard(args: argparse.Namespace) -> int:
     """Handler of ``talkbench leaderboard``."""
+    from bench.leaderboard import build_leaderboard, write_all
+    from bench.leaderboard.render import FORMATS
+
     order = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     board = build_leaderboard(args.protocol, find_runs(args.runs), args.published, order)
     if not board.rows:
         raise ValueError(f"no run or published row for protocol {args.protocol!r}")
-    formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
+    formats = tuple(f.strip() for f in (args.formats or ",".join(FORMATS)).split(",") if f.strip())
     for path in write_all(board, args.out, formats):
         print(f"wrote {path}")
     return 0

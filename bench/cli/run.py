@@ -13,9 +13,6 @@ import shlex
 import time
 from pathlib import Path
 
-from bench.checkpoints import train_checkpoints
-from bench.run import demo_config, load_config, run_benchmark
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``run`` command."""
@@ -40,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_run(args: argparse.Namespace) -> int:
     """Handler of ``talkbench run``."""
+    from bench.checkpoints import train_checkpoints
+    from bench.run import demo_config, load_config, run_benchmark
+
     config = load_config(args.config) if args.config else demo_config(args.out, retrain=args.retrain)
     for key in ("out", "device", "threads", "checkpoints"):
         if getattr(args, key) is not None:

@@ -226,3 +226,17 @@ def test_deepspeech_features_through_the_weights_manager(monkeypatch, tmp_path):
     seq, rate = model.features(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 16000)
     assert seq.shape == (51, 12) and rate == 50.0  # 101 spectrogram frames, time stride 2
     assert model.state()["audio_features"].startswith(f"{WEIGHTS_NAME} sha256:")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu_and_trains(grid_faces):
+    real = grid_faces[0]
+    cpu = baselines.create("maml_lip", preset="tiny", seed=2)
+    gpu = baselines.create("maml_lip", preset="tiny", seed=2, device="cuda")
+    a = cpu.generate(real.frames[0], real.audio[:16000], 16000).frames.astype(int)
+    b = gpu.generate(real.frames[0], real.audio[:16000], 16000).frames.astype(int)
+    assert np.abs(a - b).max() <= 2  # float rounding of cuDNN vs oneDNN, then 8-bit quantisation
+    report = gpu.fit(grid_faces[:2], Budget(steps=4))
+    assert report.steps == 4 and gpu.adapt(grid_faces[2:3], Budget(steps=2)).steps == 2
+    assert all(p.device.type == "cuda" for m in gpu.modules.values() for p in m.parameters())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,7 @@ from baselines.base import Budget, frame_count
 from baselines.temporal_gan.config import PRESETS, TemporalGANConfig
 from baselines.temporal_gan.model import FrameDiscriminator, Generator, SequenceDiscriminator, audio_encoder_layers
 from baselines.temporal_gan.training import Trainer, audio_windows, face_crop, lower_half_l1, prepare, sample_batch
+from bench.data.synthetic import SynthConfig, synthesize_clip
 from bench.media import Clip
 
 TINY = TemporalGANConfig(**PRESETS["tiny"])
@@ -253,3 +256,53 @@ def test_trainer_steps_only_the_given_networks():
     losses = trainer.step(batch, torch.randn(1, 2, 4), torch.tensor([[1]]))
     assert set(losses) == {"d_frame", "g_adv", "l1", "g_total"}
     assert losses["g_total"] == pytest.approx(losses["g_adv"] + 400 * losses["l1"], rel=1e-5)
+
+
+CHECKPOINTS = Path(baselines.__file__).resolve().parent / "checkpoints"
+
+
+@pytest.fixture(scope="module")
+def unseen_clips() -> list[Clip]:
+    """Two sentences of synthgrid's s07, a test speaker the shipped checkpoints never saw (about 10 s to make)."""
+    return [synthesize_clip(SynthConfig(), 6, k)[0] for k in range(2)]
+
+
+def _mouth(frames: np.ndarray, clip: Clip) -> np.ndarray:
+    """The mouth box (frame-0 landmarks 48-67 + 3 px) of every frame, float."""
+    points = clip.meta["landmarks"][0, 48:68]
+    (x0, y0), (x1, y1) = np.floor(points.min(0)).astype(int) - 3, np.ceil(points.max(0)).astype(int) + 3
+    return frames[:, y0 : y1 + 1, x0 : x1 + 1].astype(np.float64)
+
+
+@pytest.mark.parametrize(("name", "closed_margin"), [("temporal_gan", 0.5), ("temporal_gan_static", 0.0)])
+def test_shipped_checkpoint_follows_the_audio(name, closed_margin, unseen_clips):
+    # the demo checkpoints (baselines/demo-train.toml: 200 tiny steps on synthgrid s01-s06) on an unseen speaker
+    model = baselines.load(name, CHECKPOINTS / name)
+    face, first = unseen_clips[0].frames[0], unseen_clips[0]
+    a, b = (_mouth(model.generate(face, c.audio, 16000).frames, first) for c in unseen_clips)
+    model.config.noise_seed = 99
+    c = _mouth(model.generate(face, unseen_clips[1].audio, 16000).frames, first)
+    # two sentences move the mouth differently: the mean absolute difference of the mouth boxes (0-255) is above 0.5
+    # and 5x what other noise alone changes (measured: temporal 0.88 vs 0.03, static 0.95 vs 0.08)
+    assert np.abs(a - b).mean() > max(0.5, 5 * np.abs(b - c).mean()), (np.abs(a - b).mean(), np.abs(b - c).mean())
+    # 1 s of near-silence (noise at 1e-4) before a sentence: opening = mean |mouth - identity's mouth|, "closed" = below
+    # the lower quartile of the openings after it. The quiet second (but its last 3 frames, which hear the speech)
+    # is closed more often; measured: temporal 1.0 vs 0.26, static 0.32 vs 0.26 (the static model barely does)
+    model.config.noise_seed = None
+    rng = np.random.default_rng(0)
+    quiet = np.concatenate([(rng.standard_normal(16000) * 1e-4).astype(np.float32), first.audio])
+    mouth = _mouth(model.generate(face, quiet, 16000).frames, first)
+    opening = np.abs(mouth - _mouth(face[None], first)).mean(axis=(1, 2, 3))
+    closed = opening < np.percentile(opening[25:], 25)
+    assert closed[:22].mean() > closed[25:].mean() + closed_margin, (closed[:22].mean(), closed[25:].mean())
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["temporal_gan", "temporal_gan_static"])
+def test_cuda_matches_cpu_and_trains(name, grid_faces):
+    real = grid_faces[0]
+    cpu, gpu = (baselines.create(name, preset="tiny", seed=2, device=d) for d in ("cpu", "cuda"))
+    a, b = (m.generate(real.frames[0], real.audio[:16000], 16000).frames.astype(int) for m in (cpu, gpu))
+    assert np.abs(a - b).max() <= 2  # float rounding of cuDNN vs oneDNN, then 8-bit quantisation (same CPU noise)
+    assert gpu.fit(grid_faces[:2], Budget(steps=2)).steps == 2
+    assert all(p.device.type == "cuda" for m in gpu.modules.values() for p in m.parameters())

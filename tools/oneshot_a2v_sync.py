@@ -76,7 +76,7 @@ def _figure(result: dict, summary: dict, path: Path) -> None:
     ax.hist(result["shifted"], bins, alpha=0.6, label="frames 5 later")
     ax.set_xlabel("embedding distance ||v - a||")
     ax.set_ylabel("windows")
-    ax.set_title(f"OneShotA2V sync D, held-out synthgrid speakers: AUC {summary['auc']:.3f} ({summary['steps']} steps)")
+    ax.set_title(f"sync D on held-out synthgrid speakers: AUC {summary['auc']:.3f}, {summary['steps']} steps", fontsize=10)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -45,8 +45,10 @@ def test_retraining_with_the_recorded_command_reproduces_the_first_steps(monkeyp
 def test_committed_demo_tables_reproduce(tmp_path):
     from bench.protocols import load_protocol
 
-    provenance = json.loads(Path(f"{PUBLISHED}.provenance.json").read_text())
     republish = "the committed tables are stale: republish them with `talkbench run --publish`"
+    record = Path(f"{PUBLISHED}.provenance.json")
+    assert record.is_file(), f"{record} missing: {republish}"
+    provenance = json.loads(record.read_text())
     assert provenance["protocol"] == load_protocol("synthgrid-demo").full_id, republish
     for row, entry in _demo_entries().items():
         assert provenance["models"].get(row, {}).get("sha256") == entry["sha256"], f"{row}: {republish}"

@@ -87,15 +87,16 @@ class OneShotA2V(Baseline):
         cfg, clock = self.config, BudgetClock(budget)
         data = self._data(clips, cfg.use_blink)
         perceptual, self.history["perceptual"] = perceptual_or_none(cfg.perceptual, self.device)
-        report = FitReport(0, 0.0)
+        report, prepared = FitReport(0, 0.0), clock.elapsed
         stages: list[tuple[str, float, Callable[..., FitReport]]] = [
             ("sync", cfg.sync_fraction if cfg.use_sync else 0.0, train_sync),
             ("eye", cfg.eye_fraction if cfg.use_blink else 0.0, train_eye),
         ]
         for name, share, train in stages:
             if share > 0:
-                part = train(self.modules[name], data, budget.share(share).remaining(0, clock.elapsed), cfg, self.rng,
-                             self.device)  # fmt: skip
+                # preparing the clips counts against the first stage's share of a time budget
+                stage_budget = budget.share(share).remaining(0, prepared if not report.steps else 0.0)
+                part = train(self.modules[name], data, stage_budget, cfg, self.rng, self.device)
                 self.history[f"{name}_steps"] += part.steps
                 report.merge(part)
         rest = budget.remaining(report.steps, clock.elapsed)

@@ -9,7 +9,7 @@ phase 3 adds the blink loss. Each discriminator then takes one step on real and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -88,6 +88,24 @@ def sync_embeddings(sync: SyncNet, mels: torch.Tensor, frames: torch.Tensor) -> 
     return video, audio
 
 
+def _pretrain(net: torch.nn.Module, loss_of_batch: Callable[[], torch.Tensor], budget: Budget, lr: float,
+              name: str) -> FitReport:  # fmt: skip
+    """Train ``net`` alone on ``loss_of_batch()`` (Adam, default betas) within ``budget``, then freeze it."""
+    optimiser = adam(net.parameters(), lr, (0.9, 0.999))
+    report, clock = FitReport(0, 0.0), BudgetClock(budget)
+    net.train().requires_grad_(True)
+    while not clock.spent():
+        loss = loss_of_batch()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        report.log(**{name: loss.item()})
+        clock.tick()
+    net.eval().requires_grad_(False)
+    report.steps, report.seconds = clock.steps, clock.elapsed
+    return report
+
+
 def train_sync(sync: SyncNet, data: Sequence[ClipData], budget: Budget, cfg: OneShotA2VConfig,
                rng: np.random.Generator, device: torch.device) -> FitReport:  # fmt: skip
     """Pre-train the sync discriminator with the contrastive loss (4.1.5).
@@ -95,41 +113,23 @@ def train_sync(sync: SyncNet, data: Sequence[ClipData], budget: Budget, cfg: One
     In-sync pairs (y=1) against the audio paired with another window of the same clip (y=0), 50/50 as Wav2Lip's
     expert batches.
     """
-    optimiser = adam(sync.parameters(), cfg.aux_lr, (0.9, 0.999))
-    report, clock = FitReport(0, 0.0), BudgetClock(budget)
-    sync.train().requires_grad_(True)
-    while not clock.spent():
+    def loss() -> torch.Tensor:
         mels, faces, labels = (t.to(device) for t in w2l.expert_batch([d.sync for d in data], cfg.sync_batch_size, rng))
         audio, video = sync(mels, faces)
-        loss = contrastive_loss(video, audio, labels, cfg.sync_margin)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        report.log(sync_pretrain=loss.item())
-        clock.tick()
-    sync.eval().requires_grad_(False)
-    report.steps, report.seconds = clock.steps, clock.elapsed
-    return report
+        return contrastive_loss(video, audio, labels, cfg.sync_margin)
+
+    return _pretrain(sync, loss, budget, cfg.aux_lr, "sync_pretrain")
 
 
 def train_eye(eye: EyeNet, data: Sequence[ClipData], budget: Budget, cfg: OneShotA2VConfig,
               rng: np.random.Generator, device: torch.device) -> FitReport:  # fmt: skip
     """Pre-train the EAR regressor on real frames against the EAR of their dlib landmarks (L1)."""
-    optimiser = adam(eye.parameters(), cfg.aux_lr, (0.9, 0.999))
-    report, clock = FitReport(0, 0.0), BudgetClock(budget)
-    eye.train().requires_grad_(True)
-    while not clock.spent():
+    def loss() -> torch.Tensor:
         batch = window_batch(data, cfg.batch_size, rng)
         frames, labels = batch["truth"].flatten(0, 1).to(device), batch["ear"].flatten().to(device)
-        loss = blink_loss(eye(upper_half(frames)), labels)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        report.log(eye_pretrain=loss.item())
-        clock.tick()
-    eye.eval().requires_grad_(False)
-    report.steps, report.seconds = clock.steps, clock.elapsed
-    return report
+        return blink_loss(eye(upper_half(frames)), labels)
+
+    return _pretrain(eye, loss, budget, cfg.aux_lr, "eye_pretrain")
 
 
 def _paired(identity: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
@@ -279,7 +279,8 @@ def sync_separation(sync: SyncNet, data: Sequence[ClipData], shift: int = SYNC_F
     """
     sync.eval()
     device = next(sync.parameters()).device
-    same, shifted = [], []
+    same: list[torch.Tensor] = []
+    shifted: list[torch.Tensor] = []
     for item in data:
         starts = list(range(0, item.sync.num_frames - SYNC_FRAMES - shift + 1))
         if not starts:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -83,3 +83,29 @@ def scaled(channels: int, width: float, minimum: int = 8) -> int:
     Wav2Lip's first 6-channel stage became a bottleneck and its tiny outputs lost the face's colours).
     """
     return max(minimum, int(round(channels * width)))
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(module: torch.nn.Module, forward: Callable[[], object], passes: int) -> int:
+    """Replace every BatchNorm's running statistics by their average over ``passes`` calls of ``forward``.
+
+    ``forward`` runs the module on a fresh training batch. BatchNorm normalises with batch statistics in training
+    and with running averages (momentum 0.1) in eval mode; with tiny batches and a high learning rate those averages
+    trail the weights, and the eval-mode network is a different one (the tiny GAN Wav2Lip came out as a grey-blue
+    ghost). Here the statistics are re-estimated at the final weights as a cumulative average (``momentum=None``),
+    with no gradient and no weight change. Returns the number of BatchNorm layers recalibrated.
+    """
+    layers = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not layers or passes < 1:
+        return 0
+    was_training, momenta = module.training, [m.momentum for m in layers]
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None
+    module.train()
+    for _ in range(passes):
+        forward()
+    for layer, momentum in zip(layers, momenta, strict=True):
+        layer.momentum = momentum
+    module.train(was_training)
+    return len(layers)

@@ -35,6 +35,8 @@ class Speech2VidConfig:
         mfcc_alignment: how a frame's 35-column MFCC window is placed (``bench.audio.speech2vid_start_index``):
             ``"centred"`` on the frame, or ``"demo"`` as ``run_demo.m`` pairs them (0.155 s look-ahead); used the
             same way in training and generation.
+        bn_recalibration: batches over which the generator's BatchNorm statistics are re-estimated at the end of
+            its stage (0: keep the running averages; see ``baselines._training.recalibrate_batchnorm``).
     """
 
     width: float = 1.0
@@ -49,6 +51,7 @@ class Speech2VidConfig:
     deblur_fraction: float = 0.25
     generate_batch: int = 64
     mfcc_alignment: Literal["centred", "demo"] = "centred"
+    bn_recalibration: int = 0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.width <= 4.0:
@@ -72,5 +75,5 @@ class Speech2VidConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     # Same code at 1/8 width with a shallow deblurring net, for CPU tests and the demo benchmark.
-    "tiny": {"width": 0.125, "batch_size": 8, "deblur_depth": 4, "deblur_width": 8},
+    "tiny": {"width": 0.125, "batch_size": 8, "deblur_depth": 4, "deblur_width": 8, "bn_recalibration": 16},
 }

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from baselines._training import adam, resize_frames, to_tensor
+from baselines._training import adam, recalibrate_batchnorm, resize_frames, to_tensor
 from baselines.base import Budget, BudgetClock, FitReport
 from baselines.speech2vid.config import FACE_SIZE, Speech2VidConfig
 from baselines.speech2vid.model import DeblurNet, Speech2VidNet, l1
@@ -91,6 +91,13 @@ def train_generator(
         optimiser.step()
         report.log(l1=loss.item())
         clock.tick()
+    recal_rng = np.random.default_rng((clock.steps, 1))  # its own stream: the training stream is left alone
+
+    def forward() -> None:
+        mfcc, identity, _ = sample_batch(data, config, recal_rng)
+        net(mfcc.to(device), identity.to(device))
+
+    recalibrate_batchnorm(net, forward, config.bn_recalibration)
     net.eval()
     report.steps, report.seconds = clock.steps, clock.elapsed
     return report

@@ -24,7 +24,23 @@ from baselines.wav2lip.training import GeneratorTrainer, SyncWeightSchedule, pre
 from bench.audio import wav2lip_mel, wav2lip_mel_windows
 from bench.media import Clip
 
-__all__ = ["Wav2Lip", "Wav2LipConfig"]
+__all__ = ["Wav2Lip", "Wav2LipConfig", "paste_lower_half"]
+
+
+def paste_lower_half(video: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The identity image with the generated frames' lower half pasted in (``paste = "lower"``).
+
+    Rows above ``H // 2`` are the identity's own (the generator was given them); the generated rows below follow
+    after a linear blend over ``H // 16`` rows, so that no seam cuts across the face.
+    """
+    height = image.shape[0]
+    top, ramp = height // 2, max(1, height // 16)
+    weight = np.zeros(height, np.float32)
+    weight[top : top + ramp] = (np.arange(ramp, dtype=np.float32) + 1.0) / (ramp + 1.0)
+    weight[top + ramp :] = 1.0
+    weight = weight[None, :, None, None]
+    mixed = weight * video.astype(np.float32) + (1.0 - weight) * image[None].astype(np.float32)
+    return np.rint(mixed).astype(np.uint8)
 
 
 @register("wav2lip")
@@ -108,7 +124,7 @@ class Wav2Lip(Baseline):
             chunk = torch.from_numpy(mels[start : start + self.config.generate_batch]).unsqueeze(1).to(self.device)
             out.append(to_uint8(generator(chunk, faces.expand(chunk.size(0), -1, -1, -1))))
         video = resize_frames(np.concatenate(out), image.shape[0], image.shape[1])
-        return video
+        return paste_lower_half(video, image) if self.config.paste == "lower" else video
 
     def state(self) -> dict[str, Any]:
         """The sync-weight schedule and stage step counts."""

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from baselines._training import adam, resize_frames, to_tensor
+from baselines._training import adam, recalibrate_batchnorm, resize_frames, to_tensor
 from baselines.base import Budget, BudgetClock, FitReport
 from baselines.wav2lip.config import FACE_SIZE, SYNCNET_T, Wav2LipConfig
 from baselines.wav2lip.model import Generator, QualityDiscriminator, SyncNet, expert_faces, sync_bce
@@ -163,6 +163,13 @@ def train_expert(
         batch = [t.to(device) for t in expert_batch(data, config.expert_batch_size, rng)]
         report.log(expert=expert_step(expert, optimiser, batch))
         clock.tick()
+    recal_rng = np.random.default_rng((clock.steps, 2))  # its own stream: the training stream is left alone
+
+    def forward() -> None:
+        mels, faces, _ = expert_batch(data, config.expert_batch_size, recal_rng)
+        expert(mels.to(device), faces.to(device))
+
+    recalibrate_batchnorm(expert, forward, config.bn_recalibration)
     expert.eval()
     report.steps, report.seconds = clock.steps, clock.elapsed
     return report
@@ -231,6 +238,15 @@ class GeneratorTrainer:
             values.update(disc_real=real.item(), disc_fake=fake.item())
         report.log(**values, sync_wt=sync_wt)
 
+    def recalibrate(self, data: Sequence[ClipData], rng: np.random.Generator) -> None:
+        """Re-estimate the generator's BatchNorm statistics at its final weights (``bn_recalibration`` batches)."""
+
+        def forward() -> None:
+            faces, mels, _, _ = generator_batch(data, self.config.batch_size, rng)
+            self.generator(mels.to(self.device), faces.to(self.device))
+
+        recalibrate_batchnorm(self.generator, forward, self.config.bn_recalibration)
+
     def run(self, data: Sequence[ClipData], eval_data: Sequence[ClipData], budget: Budget, rng: np.random.Generator,
             seed: int, start_step: int = 0) -> FitReport:
         """Train within ``budget``; evaluate every ``eval_interval`` steps (counted from ``start_step``)."""
@@ -244,5 +260,6 @@ class GeneratorTrainer:
                 average = evaluate(self.generator, self.expert, eval_data, self.config, eval_rng, self.device)
                 report.log(eval_sync=average)
                 self.schedule.observe(average, step)
+        self.recalibrate(data, np.random.default_rng((seed, start_step + clock.steps, 1)))  # own stream
         report.steps, report.seconds = clock.steps, clock.elapsed
         return report

@@ -109,6 +109,9 @@ def test_presets_follow_the_paper():
     plain = baselines.create("wav2lip-nogan", preset="paper", width=0.05).config
     assert (plain.resolved_disc_wt, plain.resolved_sync_wt_target, plain.resolved_eval_steps) == (0.0, 0.01, 700)
     assert plain.resolved_betas == (0.9, 0.999)
+    assert (gan.paste, gan.bn_recalibration) == ("face", 0)  # inference.py pastes the whole face; no recalibration
+    tiny = baselines.create("wav2lip", preset="tiny").config
+    assert (tiny.paste, tiny.bn_recalibration) == ("lower", 16)
 
 
 def test_generator_batch_masks_target_and_pairs_windows(grid_faces):
@@ -199,7 +202,14 @@ def test_inference_follows_the_original(trained, grid_faces):
         window = torch.from_numpy(mel[:, start : start + 16])[None, None]
         expected = model.modules["generator"](window, torch.cat([masked, ref])[None])[0]
         pixels = expected.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
-        assert np.array_equal(out.frames[t], pixels)
+        # tiny pastes the lower half: rows < 48 are the identity's, rows >= 48 + 96 // 16 the generator's
+        assert np.array_equal(out.frames[t, :48], face[:48]) and np.array_equal(out.frames[t, 54:], pixels[54:])
+    plain = baselines.create("wav2lip", preset="tiny", paste="face")  # the original's whole-face paste-back
+    plain.modules["generator"].load_state_dict(model.modules["generator"].state_dict())
+    window = torch.from_numpy(mel[:, :16])[None, None]
+    expected = model.modules["generator"](window, torch.cat([masked, ref])[None])[0]
+    pixels = expected.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
+    assert np.array_equal(plain.generate(face, real.audio, 16000).frames[0], pixels)
 
 
 def test_seeded_fit_is_deterministic(grid_faces):

@@ -57,6 +57,9 @@ class CascadedTCNConfig:
         num_d: discriminator scales (pix2pixHD's option default 2, SPECS E).
         n_layers_d: layers per discriminator (3, SPECS E).
         lambda_feat: feature-matching and VGG weight (10, SPECS E).
+        lambda_l1: weight of an L1 reconstruction term of the renderer (0: pix2pixHD has none; CHOICE: 10 in
+            ``tiny``, standing in for the VGG loss that an offline machine lacks, so that a few hundred CPU steps
+            draw a face).
         render_lr: Adam learning rate of the renderer and discriminators (2e-4, SPECS E).
         render_betas: their Adam betas ((0.5, 0.999), SPECS E).
         render_batch: renderer training batch (pix2pixHD's 1).
@@ -94,6 +97,7 @@ class CascadedTCNConfig:
     num_d: int = 2
     n_layers_d: int = 3
     lambda_feat: float = 10.0
+    lambda_l1: float = 0.0
     render_lr: float = 2e-4
     render_betas: tuple[float, float] = (0.5, 0.999)
     render_batch: int = 1
@@ -147,6 +151,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "render_batch": 4,
         "lr": 3e-3,
         "render_lr": 1e-3,
+        "lambda_l1": 10.0,
     },
 }
 # Table 1's ablations and baselines (section 3.2): the same code with one switch changed, at the size of the

@@ -4,7 +4,7 @@ The facial map of a frame (Fig. 3b) has two channels at the renderer's size: the
 landmarks with the 29 talking-related ones replaced by the generated ones, drawn as polylines of the face parts)
 and the Canny edges of the template frame, cleared inside the lower face (CHOICE: otherwise the template's own
 mouth edges would contradict the generated mouth). With ``condition_on_template`` three more channels hold the
-template frame with the lower face blanked. The lower face is the convex hull of jaw points 1-15 and nose point 29
+template frame with the lower face blanked. The lower face is the convex hull of jaw points 3-13 and nose point 33
 of both the template's and the generated landmarks, dilated by 1/32 of the size. The rendered face replaces the
 template inside that region, feathered over 1/32 of the size (CHOICE: the rest of the frame is the template's own).
 """
@@ -19,7 +19,7 @@ from baselines.cascaded_tcn.config import CascadedTCNConfig
 # Face parts drawn in the sketch: (first point, last point, closed).
 PARTS = ((0, 16, False), (17, 21, False), (22, 26, False), (27, 30, False), (30, 35, True), (36, 41, True),
          (42, 47, True), (48, 59, True), (60, 67, True))  # fmt: skip
-LOWER_FACE = (*range(1, 16), 29)
+LOWER_FACE = (*range(3, 14), 33)
 
 
 def map_channels(config: CascadedTCNConfig) -> int:

@@ -175,7 +175,10 @@ class RendererTrainer:
         gan = multiscale_loss(MultiScaleDiscriminator.predictions(fake_out), "lsgan")
         feat = feature_matching_loss(fake_out, real_out, 4.0 / (cfg.n_layers_d + 1)) * cfg.lambda_feat
         loss = gan + feat
-        values = {"g_gan": gan.item(), "g_feat": feat.item(), "l1": F.l1_loss(fake, real).item()}
+        l1 = F.l1_loss(fake, real)
+        values = {"g_gan": gan.item(), "g_feat": feat.item(), "l1": l1.item()}
+        if cfg.lambda_l1 > 0:
+            loss = loss + cfg.lambda_l1 * l1
         if self.perceptual is not None:
             vgg = self.perceptual(fake, real) * cfg.lambda_feat
             loss = loss + vgg

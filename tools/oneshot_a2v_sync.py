@@ -71,7 +71,7 @@ def _figure(result: dict, summary: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    bins = np.linspace(0, max(result["in_sync"].max(), result["shifted"].max()) * 1.05, 40)
+    bins = np.linspace(0, max(result["in_sync"].max(), result["shifted"].max()) * 1.05, 40).tolist()
     ax.hist(result["in_sync"], bins, alpha=0.6, label="in sync")
     ax.hist(result["shifted"], bins, alpha=0.6, label="frames 5 later")
     ax.set_xlabel("embedding distance ||v - a||")

@@ -49,15 +49,32 @@ def score(
 ) -> dict[str, float]:
     """Score one clip with one metric; returns ``{name: value, **extras}``.
 
+    Metric objects are built once per name and options and reused (a metric's models and tables load once);
+    per-clip analyses (face tracks, grey frames) are memoised on the clip itself.
+
     Raises:
         MetricError: the clip could not be scored (the message gives the reason).
     """
-    metric = create(name, **options)
+    metric = _cached_metric(name, options)
     item = Item(generated, reference, identity=identity, audio=audio, transcript=transcript)
     result = metric(item)
     if not result.ok:
         raise MetricError(f"{item.video_id}: {name}: {result.reason}")
     return {metric.name: result.value, **result.extras}
+
+
+_METRICS: dict[tuple[str, str], Metric] = {}
+
+
+def _cached_metric(name: str, options: dict[str, Any]) -> Metric:
+    """The metric ``name`` with ``options``, created on first use (set-level metrics are reset by their ``score``)."""
+    key = (name, repr(sorted(options.items())))
+    metric = _METRICS.get(key)
+    if metric is None:
+        if len(_METRICS) >= 64:
+            _METRICS.clear()
+        metric = _METRICS[key] = create(name, **options)
+    return metric
 
 
 __all__ = [

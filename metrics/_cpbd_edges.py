@@ -37,7 +37,8 @@ _EPS100 = 100 * np.finfo(np.float64).eps
 def _rows(values: np.ndarray, taps: np.ndarray) -> np.ndarray:
     """``ndimage.correlate1d(values, taps, axis=0, mode="constant")`` for an odd symmetric kernel, same sum order."""
     radius, n = len(taps) // 2, values.shape[0]
-    padded = np.pad(values, ((radius, radius), (0, 0)))
+    padded = np.zeros((n + 2 * radius, values.shape[1]))  # zero rows above and below (np.pad is slower)
+    padded[radius : radius + n] = values
     out = padded[radius : radius + n] * taps[radius]
     for k in range(radius):  # outermost pair first, as ndimage adds them
         out += (padded[k : k + n] + padded[2 * radius - k : 2 * radius - k + n]) * taps[k]
@@ -49,6 +50,22 @@ def _gauss() -> np.ndarray:
     x = np.arange(-4, 5, dtype=np.float64)
     taps = np.exp(-0.5 * x**2)
     return taps / taps.sum()
+
+
+def _pad_edge(values: np.ndarray) -> np.ndarray:
+    """``np.pad(values, 1, mode="symmetric")`` (one repeated border pixel: ndimage's "reflect"), without np.pad's cost."""
+    out = np.empty((values.shape[0] + 2, values.shape[1] + 2), values.dtype)
+    out[1:-1, 1:-1] = values
+    out[0, 1:-1], out[-1, 1:-1] = values[0], values[-1]
+    out[:, 0], out[:, -1] = out[:, 1], out[:, -2]
+    return out
+
+
+def _pad_zero(values: np.ndarray) -> np.ndarray:
+    """``np.pad(values, 1)``: a border of zeros."""
+    out = np.zeros((values.shape[0] + 2, values.shape[1] + 2), values.dtype)
+    out[1:-1, 1:-1] = values
+    return out
 
 
 def _smooth(values: np.ndarray) -> np.ndarray:
@@ -82,7 +99,7 @@ def port_canny(image: np.ndarray) -> np.ndarray:
 def port_canny_candidates(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Canny's suppressed maxima above the low threshold, and where the magnitude reaches the high one."""
     smoothed = _smooth(image) / _bleed_over(image.shape)
-    padded = np.pad(smoothed, 1, mode="symmetric")  # ndimage.sobel's "reflect"
+    padded = _pad_edge(smoothed)  # ndimage.sobel's "reflect"
     d_cols = padded[:, 2:] - padded[:, :-2]
     d_rows = padded[2:] - padded[:-2]
     jsobel = 2.0 * d_cols[1:-1] + (d_cols[:-2] + d_cols[2:])
@@ -118,11 +135,11 @@ def port_canny_candidates(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def octave_sobel(image: np.ndarray) -> np.ndarray:
     """The port's Octave-style vertical Sobel edges: strength above ``2 sqrt(mean(strength^2))``, then thinned."""
-    padded = np.pad(image, 1, mode="symmetric")  # ndimage's "reflect"
+    padded = _pad_edge(image)  # ndimage's "reflect"
     d_cols = padded[:, 2:] - padded[:, :-2]
     strength = ((d_cols[:-2] + 2.0 * d_cols[1:-1] + d_cols[2:]) / 8.0) ** 2  # exact on integer-valued images
     strength *= strength > 2 * np.sqrt(strength.mean())  # zero at or below the threshold
-    p = np.pad(strength, 1)
+    p = _pad_zero(strength)
     horizontal = (strength > p[1:-1, :-2]) & (strength > p[1:-1, 2:])
     vertical = (strength > p[:-2, 1:-1]) & (strength > p[2:, 1:-1])
     return horizontal | vertical

@@ -167,6 +167,7 @@ class Baseline(ABC):
     name: ClassVar[str] = ""
     few_shot: ClassVar[bool] = False  # whether ``adapt`` fine-tunes on a new subject
     trainable: ClassVar[bool] = True  # False for anchors that need no fit
+    weights: ClassVar[tuple[str, ...]] = ()  # weights-table names of pretrained files the method uses when present
     Config: ClassVar[type] = object
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
 

@@ -1,4 +1,7 @@
-"""Which metrics can run here (their pretrained files are present), and the hashes of the files they use."""
+"""Which metrics can run here, the hashes of the files they use, and who uses each file of the weights table.
+
+Users are derived from the metrics' and baselines' ``weights`` attributes, never kept by hand.
+"""
 
 from __future__ import annotations
 
@@ -31,3 +34,17 @@ def weight_hashes(names: Iterable[str]) -> dict[str, str]:
     from bench import weights
 
     return {w: weights.file_hash(w) for name in names for w in _weights_of(name) if weights.available(w)}
+
+
+def weight_users() -> dict[str, list[str]]:
+    """Weights-table name -> every metric variant and baseline that uses the file, from their ``weights`` attributes."""
+    import baselines
+
+    users: dict[str, list[str]] = {}
+    for name in metrics.available():
+        for weight in _weights_of(name):
+            users.setdefault(weight, []).append(name)
+    for name in baselines.available():
+        for weight in baselines.REGISTRY.entry(name).resolve().weights:
+            users.setdefault(weight, []).append(name)
+    return users

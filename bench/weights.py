@@ -54,7 +54,6 @@ class WeightFile:
         sha256: the full SHA-256 of the official file, or None when not yet established (see ``notes``).
         size: the file size in bytes, when known.
         licence: the licence under which the authors distribute it.
-        used_by: the metric names that need it.
         notes: provenance of the URL and checksum, caveats.
 
     """
@@ -65,7 +64,6 @@ class WeightFile:
     sha256: str | None
     size: int | None
     licence: str
-    used_by: tuple[str, ...]
     notes: str = ""
 
 
@@ -84,7 +82,6 @@ TABLE: dict[str, WeightFile] = {
             "961e8696f888fce4f3f3a6c3d5b3267cf5b343100b238e79b2659bff2c605442",
             54_573_114,
             "syncnet_python (joonson) is MIT; the checkpoint carries no separate licence statement",
-            ("lse-d", "lse-c", "av-offset"),
             "joonson/syncnet_python download_model.sh; a pickled state dict of class S "
             "(SyncNetInstance.loadParameters copies its items), read with weights_only=True. "
             "SHA-256 and size as recorded by several independent pipelines pinning this file.",
@@ -96,7 +93,6 @@ TABLE: dict[str, WeightFile] = {
             "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
             95_628_359,
             "Apache-2.0 (pytorch-fid); weights ported from TensorFlow's FID Inception",
-            ("fid", "fid-face", "kid", "kid-face"),
             "pytorch-fid FID_WEIGHTS_URL; torch hub names carry the first 8 hex digits of the SHA-256.",
         ),
         WeightFile(
@@ -106,7 +102,6 @@ TABLE: dict[str, WeightFile] = {
             None,
             None,
             "MIT (VIPL LipNet-PyTorch)",
-            ("wer", "cer"),
             "VIPL-Audio-Visual-Speech-Understanding/LipNet-PyTorch pretrain/ (README `weights` option); "
             "unseen-speaker split (s1, s2, s20, s22 held out), WER 13.3%. " + _NO_HASH,
         ),
@@ -117,7 +112,6 @@ TABLE: dict[str, WeightFile] = {
             None,
             None,
             "MIT (VIPL LipNet-PyTorch)",
-            ("wer-overlap", "cer-overlap"),
             "VIPL LipNet-PyTorch pretrain/; overlapped-speaker split, WER 4.6%. " + _NO_HASH,
         ),
         WeightFile(
@@ -127,7 +121,6 @@ TABLE: dict[str, WeightFile] = {
             None,
             None,
             "Apache-2.0 (OpenFace nn4.small2.v1, CMU); PyTorch port by thnkim/OpenFacePytorch",
-            ("acd-i-openface", "acd-c-openface", "acd-i-openface-cos", "acd-c-openface-cos"),
             "State dict of thnkim's netOpenFace (converted from nn4.small2.v1.t7; the original .t7 is at "
             "https://storage.cmusatyalab.org/openface-models/nn4.small2.v1.t7 and is not a torch state dict). "
             "Another port, TwoBranchDracaena/OpenFace-PyTorch, is only on Dropbox/BaiduPan: import it with "
@@ -140,7 +133,6 @@ TABLE: dict[str, WeightFile] = {
             "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
             None,
             "BSD-3-Clause (torchvision)",
-            ("lpips",),
             "torchvision AlexNet_Weights.IMAGENET1K_V1, the LPIPS 'alex' backbone; the learned linear layers "
             "ship inside the lpips package. SHA-256 from a pipeline pinning this file; prefix matches the name.",
         ),
@@ -151,7 +143,6 @@ TABLE: dict[str, WeightFile] = {
             "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0",
             553_433_881,
             "BSD-3-Clause (torchvision)",
-            ("lpips-vgg",),
             "torchvision VGG16_Weights.IMAGENET1K_V1, the LPIPS 'vgg' backbone; SHA-256 and size as recorded "
             "by several pipelines pinning this file.",
         ),
@@ -162,7 +153,6 @@ TABLE: dict[str, WeightFile] = {
             None,
             None,
             "BSD-3-Clause (torchvision)",
-            ("oneshot_a2v", "cascaded_tcn"),
             "torchvision VGG19_Weights.IMAGENET1K_V1, the perceptual-loss network of the baselines "
             "(baselines/_perceptual.py; used in training, not by any metric). The torch hub name carries the "
             "first 8 hex digits of the SHA-256 (dcbb9e9d). " + _NO_HASH,
@@ -174,7 +164,6 @@ TABLE: dict[str, WeightFile] = {
             None,
             None,
             "MIT (SeanNaren/deepspeech.pytorch)",
-            ("maml_lip",),
             "DeepSpeech 2 (5 bidirectional LSTM layers of 1024) trained on LibriSpeech, release v2.0 of "
             "deepspeech.pytorch; maml_lip's audio features (baselines/maml_lip/deepspeech.py; a baseline's input, "
             "not a metric's). A dict whose 'state_dict' holds the tensors. " + _NO_HASH,
@@ -186,7 +175,6 @@ TABLE: dict[str, WeightFile] = {
             None,
             None,
             "MIT (lelechen63/ATVGnet); the checkpoint carries no separate licence statement",
-            ("meta_talk",),
             "ATnet (Chen et al. CVPR 2019) checkpoint that AudioDVP uses for its 256-d audio features "
             "(xinwen-cs/AudioDVP vendor/ATVGnet/model/atnet_lstm_18.pth; linked from lelechen63/ATVGnet's README, "
             "Google Drive, no direct address): meta_talk reads its audio_eocder* tensors. Import with --from. "
@@ -200,7 +188,6 @@ TABLE: dict[str, WeightFile] = {
             None,
             "Basel Face Model 2009: free for non-commercial research after registration at "
             "https://faces.dmi.unibas.ch/bfm/ ; may not be redistributed",
-            ("meta_talk",),
             "The 3DMM of Deng et al. (microsoft/Deep3DFaceReconstruction): built on your machine by its "
             "BFM/ script from 01_MorphableModel.mat (BFM 2009, register at the address above) and Exp_Pca.bin "
             "(Guo et al., the 3DFace repository's expression basis). Each user builds it, so its SHA-256 differs "
@@ -237,7 +224,7 @@ def path(name: str) -> Path:
     target = weights_dir() / entry.filename
     if not target.is_file():
         raise WeightsMissingError(
-            f"pretrained file {entry.filename} ({entry.name}, used by {', '.join(entry.used_by)}) not found "
+            f"pretrained file {entry.filename} ({entry.name}; `talkbench weights list` says what uses it) not found "
             f"in {weights_dir()} (set ${ENV_VAR} to look elsewhere); {_how_to_get(entry)}"
         )
     return target

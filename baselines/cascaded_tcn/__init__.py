@@ -19,6 +19,7 @@ import torch
 
 from baselines import register
 from baselines._gan import MultiScaleDiscriminator
+from baselines._perceptual import WEIGHTS_NAME as VGG19_WEIGHTS
 from baselines._perceptual import perceptual_or_none
 from baselines._training import resize_frames, to_uint8, usable_clips
 from baselines.base import Baseline, Budget, FitReport, check_driving_audio, check_identity
@@ -62,6 +63,7 @@ class CascadedTCN(Baseline):
     """
 
     name = "cascaded_tcn"
+    weights = (VGG19_WEIGHTS,)
     Config = CascadedTCNConfig
     PRESETS = PRESETS
 

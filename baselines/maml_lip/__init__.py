@@ -61,6 +61,7 @@ class MamlLip(Baseline):
 
     name = "maml_lip"
     few_shot = True
+    weights = (WEIGHTS_NAME,)
     Config = MamlLipConfig
     PRESETS = PRESETS
 

@@ -25,6 +25,7 @@ from baselines.meta_talk.compose import alpha_mask, crop_box, crop_frames, paste
 from baselines.meta_talk.config import A2E_CHANNELS, PRESETS, MetaTalkConfig
 from baselines.meta_talk.face_model import FaceModel, LandmarkFaceModel
 from baselines.meta_talk.model import A2E, ATnetEncoder, AudioToExpression, NeuralRenderer
+from baselines.meta_talk.morphable import BFM_WEIGHTS
 from baselines.meta_talk.training import (
     clip_landmarks,
     crop_size,
@@ -78,6 +79,7 @@ class MetaTalk(Baseline):
     """
 
     name = "meta_talk"
+    weights = (ATNET_WEIGHTS, BFM_WEIGHTS)
     Config = MetaTalkConfig
     PRESETS = PRESETS
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from baselines import register
+from baselines._perceptual import WEIGHTS_NAME as VGG19_WEIGHTS
 from baselines._perceptual import perceptual_or_none
 from baselines._training import resize_frames, to_tensor, to_uint8, usable_clips
 from baselines.base import Baseline, Budget, BudgetClock, FitReport
@@ -57,6 +58,7 @@ class OneShotA2V(Baseline):
 
     name = "oneshot_a2v"
     few_shot = True
+    weights = (VGG19_WEIGHTS,)
     Config = OneShotA2VConfig
     PRESETS = PRESETS
 

@@ -41,12 +41,15 @@ def _help(parser: argparse.ArgumentParser) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     print(f"weights directory: {weights.weights_dir()}")
+    from bench.availability import weight_users
+
+    users = weight_users()
     rows = [("name", "here", "size", "sha256", "used by", "file")]
     for entry in weights.TABLE.values():
         size = f"{entry.size / 2**20:.1f} MiB" if entry.size else "?"
         sha = entry.sha256[:12] if entry.sha256 else "not recorded"
         here = "yes" if weights.available(entry.name) else "no"
-        rows.append((entry.name, here, size, sha, ",".join(entry.used_by), entry.filename))
+        rows.append((entry.name, here, size, sha, ",".join(users.get(entry.name, ["-"])), entry.filename))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1])

@@ -165,7 +165,7 @@ class Baseline(ABC):
     """
 
     name: ClassVar[str] = ""
-    few_shot: ClassVar[bool] = False  # whether ``adapt`` fine-tunes on a new subject
+    adapts: ClassVar[bool] = False  # whether ``adapt`` fine-tunes on a new subject (a protocol's few_shot is K clips)
     trainable: ClassVar[bool] = True  # False for anchors that need no fit
     weights: ClassVar[tuple[str, ...]] = ()  # weights-table names of pretrained files the method uses when present
     Config: ClassVar[type] = object
@@ -192,7 +192,7 @@ class Baseline(ABC):
 
     def adapt(self, clips: Sequence[Clip], budget: Budget) -> FitReport:
         """Few-shot fine-tune on a new subject's clips; methods without adaptation refuse."""
-        raise ValueError(f"{self.name} does not adapt to new subjects (few_shot = False)")
+        raise ValueError(f"{self.name} does not adapt to new subjects (adapts = False)")
 
     def generate(
         self,

@@ -323,7 +323,7 @@ def _generate_all(
         if path.exists():
             continue
         speaker_model = model
-        if protocol.few_shot and model.few_shot:
+        if protocol.few_shot and model.adapts:
             if record.speaker not in adapted:
                 with clock.stage(f"{method.row}: adapt"):
                     clips = [prepare_clip(r, protocol) for r in adapt if r.speaker == record.speaker]

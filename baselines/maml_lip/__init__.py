@@ -55,12 +55,12 @@ class MamlLip(Baseline):
     Example:
         >>> import baselines
         >>> model = baselines.create("maml_lip", preset="tiny")
-        >>> model.config.audio_features, model.config.lip_size, model.few_shot
+        >>> model.config.audio_features, model.config.lip_size, model.adapts
         ('lms', 32, True)
     """
 
     name = "maml_lip"
-    few_shot = True
+    adapts = True
     weights = (WEIGHTS_NAME,)
     Config = MamlLipConfig
     PRESETS = PRESETS

@@ -57,7 +57,7 @@ class OneShotA2V(Baseline):
     """
 
     name = "oneshot_a2v"
-    few_shot = True
+    adapts = True
     weights = (VGG19_WEIGHTS,)
     Config = OneShotA2VConfig
     PRESETS = PRESETS

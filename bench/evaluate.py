@@ -293,20 +293,34 @@ def conform(clip: Clip, config: EvalConfig) -> Clip:
 
 
 def iter_rows(
-    specs: Sequence[ItemSpec], evaluator: Evaluator, config: EvalConfig, done: Mapping[str, VideoRow]
+    specs: Sequence[ItemSpec], evaluator: Evaluator, config: EvalConfig, done: Mapping[str, VideoRow], workers: int = 1
 ) -> Iterator[tuple[ItemSpec, VideoRow, bool]]:
-    """Yield ``(spec, row, new)`` for every spec; finished videos are not recomputed."""
-    item_names = list(evaluator.item_metrics)
+    """Yield ``(spec, row, new)`` for every spec, in order; finished videos are not recomputed.
+
+    With ``workers`` > 1 the videos are scored in that many forked processes (:func:`bench.parallel.parallel_rows`); the rows,
+    and so the journal, come back in input order, and every value equals the single-process one.
+    """
+    todo = [spec for spec in specs if spec.video not in done]
+    if workers > 1 and len(todo) > 1:
+        from bench.parallel import parallel_rows
+
+        rows = parallel_rows(todo, evaluator, config, workers)
+    else:
+        rows = (score_spec(spec, evaluator, config) for spec in todo)
     for spec in specs:
         if spec.video in done:
             yield spec, done[spec.video], False
-            continue
-        try:
-            item = spec.load(config)
-        except (MediaError, FileNotFoundError) as exc:
-            yield spec, failed_row(spec, item_names, str(exc)), True
-            continue
-        yield spec, evaluator.add(item), True
+        else:
+            yield spec, next(rows), True
+
+
+def score_spec(spec: ItemSpec, evaluator: Evaluator, config: EvalConfig) -> VideoRow:
+    """Load one video and score it; a video that cannot be loaded gives a failed row with the reason."""
+    try:
+        item = spec.load(config)
+    except (MediaError, FileNotFoundError) as exc:
+        return failed_row(spec, list(evaluator.item_metrics), str(exc))
+    return evaluator.add(item)
 
 
 def summarize(rows: Sequence[VideoRow], evaluator: Evaluator, config: EvalConfig) -> dict[str, Any]:
@@ -364,12 +378,18 @@ def evaluate(
     resume: bool = False,
     progress: bool = True,
     world: World | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Score every spec with ``config.metrics`` and store the run in ``out``; returns the summary.
 
     Every spec appears in ``per_video.csv``: scored, or failed with its reason. With ``resume`` a killed run continues
     from its journal; set-level metrics are re-fed only the finished videos that their checkpoint lacks. Under
     ``torchrun`` (``world`` from :func:`bench.distributed.init_from_env`) each rank scores its shard and rank 0 writes.
+    ``workers`` > 1 scores videos in that many processes on this machine (per-item metrics only); the parent
+    journals every row as it arrives, in input order, so resume and the atomic outputs behave as in one process.
+
+    Raises:
+        ValueError: ``workers`` below 1, or above 1 together with set-level metrics or under ``torchrun``.
     """
     from tqdm import tqdm
 
@@ -378,6 +398,10 @@ def evaluate(
     from bench.run_state import SetCheckpoint
 
     world = world or World()
+    if workers != 1:
+        from bench.parallel import check_workers
+
+        check_workers(workers, world, config)
     suffix = f".rank{world.rank}" if world.size > 1 else ""
     store = RunStore(out, journal_name=f"rows{suffix}.jsonl")
     evaluator = Evaluator(config.metrics, config.device, config.metric_options)
@@ -391,7 +415,7 @@ def evaluate(
     mine = world.shard(specs)
     rows: list[VideoRow] = []
     bar = tqdm(total=len(mine), desc="evaluate", unit="video", disable=not progress or not world.is_main)
-    for spec, row, new in iter_rows(mine, evaluator, config, done):
+    for spec, row, new in iter_rows(mine, evaluator, config, done, workers):
         if not new and evaluator.set_metrics and spec.video not in included:
             _refeed_sets(evaluator, spec, config)
         if new:

@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--seed", type=int, default=0, help="seed of bootstraps and sampled statistics")
     p.add_argument("--out", required=True, type=Path, help="run directory to write")
+    p.add_argument("--workers", type=int, default=1, help="score videos in N processes (per-item metrics; default 1)")
     p.add_argument("--resume", action="store_true", help="continue a killed run in --out without recomputing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_evaluate)
@@ -45,9 +46,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     _check_available(config.metrics)
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
     specs = pair_directories(args.generated, args.reference, transcripts)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
     config.inputs = {"generated": str(args.generated), "reference": str(args.reference or "")}
     world = init_from_env(args.device)
-    summary = evaluate(specs, config, args.out, resume=args.resume, progress=not args.no_progress, world=world)
+    summary = evaluate(specs, config, args.out, resume=args.resume, progress=not args.no_progress, world=world,
+                       workers=args.workers)
     if not world.is_main:
         return 0
     counts = summary["counts"]

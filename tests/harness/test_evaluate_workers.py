@@ -1,0 +1,92 @@
+"""``talkbench evaluate --workers N`` (issue 16): the same run, value for value, with videos scored in N processes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.evaluate import EvalConfig, evaluate, pair_directories
+
+GRID = Path("/work/shared/data/grid")
+DEFAULT_SUITE = "psnr,ssim,cpbd,fdbm,lmd"
+
+
+def cli(gen: Path, ref: Path, out: Path, metrics: str, workers: int) -> None:
+    code = main(["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", metrics,
+                 "--out", str(out), "--no-progress", "--workers", str(workers)])  # fmt: skip
+    assert code == 0
+
+
+@pytest.fixture
+def grid_pairs(tmp_path: Path) -> tuple[Path, Path]:
+    """Three short real GRID pairs (16 frames): the reference, and a blurred noisy copy as the generated video."""
+    if not GRID.is_dir():
+        pytest.skip(f"real GRID clips not found at {GRID}")
+    import cv2
+
+    from bench.media import Clip, read_clip, write_clip
+
+    gen, ref = tmp_path / "gen", tmp_path / "ref"
+    gen.mkdir(), ref.mkdir()
+    for k, path in enumerate(sorted(GRID.glob("*.mpg"))[:3]):
+        frames = read_clip(path).frames[20:36]
+        noise = np.random.default_rng(k).normal(0, 4, frames.shape)
+        blurred = np.stack([cv2.GaussianBlur(f, (0, 0), 1.0) for f in frames])
+        write_clip(ref / f"{path.stem}.mkv", Clip(frames, fps=25.0))
+        write_clip(gen / f"{path.stem}.mkv", Clip(np.clip(np.rint(blurred + noise), 0, 255).astype(np.uint8), fps=25.0))
+    return gen, ref
+
+
+def test_default_suite_two_workers_equal_one(grid_pairs, tmp_path, monkeypatch) -> None:
+    """psnr, ssim, cpbd, fdbm and lmd on real faces: per_video.csv byte for byte and summary.json the same."""
+    monkeypatch.setenv("TALKBENCH_CACHE", str(tmp_path / "cache-1"))
+    cli(*grid_pairs, tmp_path / "one", DEFAULT_SUITE, 1)
+    monkeypatch.setenv("TALKBENCH_CACHE", str(tmp_path / "cache-2"))  # no face track shared between the runs
+    cli(*grid_pairs, tmp_path / "two", DEFAULT_SUITE, 2)
+    one, two = (tmp_path / "one" / "per_video.csv").read_text(), (tmp_path / "two" / "per_video.csv").read_text()
+    assert one == two
+    assert len(one.splitlines()) == 4 and ",ok," in one.splitlines()[1]
+    summary = [json.loads((tmp_path / run / "summary.json").read_text()) for run in ("one", "two")]
+    assert summary[0] == summary[1]
+
+
+def test_failures_and_order_are_kept(toy_metrics, toy_dirs, tmp_path) -> None:
+    """Missing, black and corrupt videos give the same rows, in the same order, with 1 and 2 workers."""
+    tables = []
+    for workers in (1, 2):
+        cli(*toy_dirs, tmp_path / f"w{workers}", "test-mad", workers)
+        tables.append((tmp_path / f"w{workers}" / "per_video.csv").read_text())
+        journal = [json.loads(line)["video"] for line in (tmp_path / f"w{workers}" / "rows.jsonl").read_text().splitlines()]
+        assert journal == sorted(journal)  # journaled in input order, each video once
+    assert tables[0] == tables[1]
+    assert "corrupt" in tables[0] and "no generated video" in tables[0]
+
+
+def test_resume_with_workers(toy_metrics, toy_dirs, tmp_path) -> None:
+    """A killed run (three journaled videos and a torn line) resumed with two workers gives the clean run."""
+    specs, config = pair_directories(*toy_dirs), EvalConfig(metrics=["test-mad"])
+    evaluate(specs, config, tmp_path / "clean", progress=False)
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    shutil.copy(tmp_path / "clean" / "config.json", killed / "config.json")
+    lines = (tmp_path / "clean" / "rows.jsonl").read_text().splitlines()
+    (killed / "rows.jsonl").write_text("\n".join(lines[:3]) + '\n{"video": "u1", "sta')
+    toy_metrics.CALLS.clear()
+    evaluate(specs, config, killed, progress=False, resume=True, workers=2)
+    assert not toy_metrics.CALLS  # scored in the worker processes, none in this one
+    assert (killed / "per_video.csv").read_text() == (tmp_path / "clean" / "per_video.csv").read_text()
+    journal = [json.loads(line)["video"] for line in (killed / "rows.jsonl").read_text().splitlines()]
+    assert sorted(journal) == sorted({json.loads(line)["video"] for line in lines})  # each video once
+
+
+def test_workers_refuse_set_level_metrics(toy_metrics, toy_dirs, tmp_path) -> None:
+    config = EvalConfig(metrics=["test-mad", "test-moments"])
+    with pytest.raises(ValueError, match="test-moments accumulate over the whole set"):
+        evaluate(pair_directories(*toy_dirs), config, tmp_path / "run", progress=False, workers=2)
+    with pytest.raises(ValueError, match="at least 1"):
+        evaluate(pair_directories(*toy_dirs), EvalConfig(metrics=["test-mad"]), tmp_path / "r0", progress=False, workers=0)

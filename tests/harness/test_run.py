@@ -149,11 +149,11 @@ def test_shipped_checkpoints_byte_identical_tables_and_model_origin(benchmark_co
 
 
 def test_demo_writes_tables_in_the_run_folder_unless_published(monkeypatch, tmp_path):
-    import bench.cli.run as cli_run
+    import bench.run
 
     seen = []
     report = {"protocol": "p", "metrics": [], "unavailable": {}, "tables": [], "timings": {"tables": 0.5}}
-    monkeypatch.setattr(cli_run, "run_benchmark", lambda config, progress, publish: seen.append((config, publish)) or report)
+    monkeypatch.setattr(bench.run, "run_benchmark", lambda config, progress, publish: seen.append((config, publish)) or report)
     assert main(["run", "--out", str(tmp_path)]) == 0
     assert main(["run", "--publish", "--retrain"]) == 0
     (plain, published), (publishing, published_again) = seen

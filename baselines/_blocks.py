@@ -6,7 +6,8 @@ A method writes its layer lists as data and builds them from these, so that the 
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -29,7 +30,9 @@ def norm_layer(kind: Norm, channels: int, dims: int = 2) -> nn.Module:
 
 def activation(kind: Act) -> nn.Module:
     """ReLU, LeakyReLU(0.2), tanh or nothing."""
-    layers = {"relu": nn.ReLU, "lrelu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh, "none": nn.Identity}
+    layers: dict[str, Callable[[], nn.Module]] = {
+        "relu": nn.ReLU, "lrelu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh, "none": nn.Identity,
+    }  # fmt: skip
     if kind not in layers:
         raise ValueError(f"unknown activation {kind!r}; choose relu, lrelu, tanh or none")
     return layers[kind]()
@@ -38,7 +41,7 @@ def activation(kind: Act) -> nn.Module:
 def conv_block(cin: int, cout: int, kernel: Size, stride: Size = 1, padding: Size = 0, norm: Norm = "batch",
                act: Act = "relu", dims: int = 2) -> nn.Sequential:  # fmt: skip
     """Conv (1-, 2- or 3-d) -> norm -> activation; the conv has a bias only when no norm follows."""
-    conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[dims]
+    conv: Any = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[dims]  # one call for all three (their stubs differ)
     return nn.Sequential(conv(cin, cout, kernel, stride, padding, bias=norm == "none"), norm_layer(norm, cout, dims),
                          activation(act))  # fmt: skip
 
@@ -46,7 +49,7 @@ def conv_block(cin: int, cout: int, kernel: Size, stride: Size = 1, padding: Siz
 def deconv_block(cin: int, cout: int, kernel: Size, stride: Size = 1, padding: Size = 0, output_padding: Size = 0,
                  norm: Norm = "batch", act: Act = "relu", dims: int = 2) -> nn.Sequential:  # fmt: skip
     """Transposed conv (2- or 3-d) -> norm -> activation."""
-    deconv = {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[dims]
+    deconv: Any = {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[dims]
     layer = deconv(cin, cout, kernel, stride, padding, output_padding, bias=norm == "none")
     return nn.Sequential(layer, norm_layer(norm, cout, dims), activation(act))
 

@@ -45,6 +45,7 @@ def weight_users() -> dict[str, list[str]]:
         for weight in _weights_of(name):
             users.setdefault(weight, []).append(name)
     for name in baselines.available():
-        for weight in baselines.REGISTRY.entry(name).resolve().weights:
+        method: type[baselines.Baseline] = baselines.REGISTRY.entry(name).resolve()
+        for weight in method.weights:
             users.setdefault(weight, []).append(name)
     return users

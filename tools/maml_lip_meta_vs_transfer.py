@@ -7,7 +7,7 @@ samples (the protocol's adapt clips, 16-frame windows every 8 frames) with the m
 0.01, full batch, one step = one epoch), and the composite loss (eq. 3, each model's own auto-encoder) is measured on
 a fixed set of query samples from the speaker's test clips after every epoch. Writes a Markdown and a CSV table.
 
-    .venv/bin/python tools/maml_lip_meta_vs_transfer.py [--steps 120] [--epochs 10] [--meta DIR] [--out leaderboards/]
+    .venv/bin/python tools/maml_lip_meta_vs_transfer.py [--steps 120] [--epochs 10] [--meta DIR] [--transfer DIR]
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs measured")
     parser.add_argument("--queries", type=int, default=20, help="query samples per speaker")
     parser.add_argument("--meta", type=Path, default=Path("baselines/checkpoints/maml_lip"), help="meta-trained model")
+    parser.add_argument("--transfer", type=Path, help="a saved transfer-learned model (else one is fitted)")
+    parser.add_argument("--lrs", default="0.01,0.001", help="fine-tuning learning rates (the method's is 0.01)")
     parser.add_argument("--out", type=Path, default=Path("leaderboards"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -61,19 +63,25 @@ def main() -> None:
         model = baselines.create("maml_lip", preset="tiny", seed=0)
         report = model.fit(train, Budget(steps=args.steps))
         models["meta-learning (MAML)"], notes["meta-learning (MAML)"] = model, f"fitted {report.steps} steps"
-    start = time.monotonic()
-    transfer = baselines.create("maml_lip", preset="tiny-transfer", seed=0)
-    report = transfer.fit(train, Budget(steps=args.steps))
-    models["transfer learning"] = transfer
-    notes["transfer learning"] = f"fitted {report.steps} steps in {time.monotonic() - start:.0f} s"
+    if args.transfer is not None:
+        models["transfer learning"] = baselines.load("maml_lip", args.transfer)
+        notes["transfer learning"] = f"loaded from {args.transfer} (tiny-transfer, {args.steps} steps, seed 0)"
+    else:
+        start = time.monotonic()
+        transfer = baselines.create("maml_lip", preset="tiny-transfer", seed=0)
+        report = transfer.fit(train, Budget(steps=args.steps))
+        models["transfer learning"] = transfer
+        notes["transfer learning"] = f"fitted {report.steps} steps in {time.monotonic() - start:.0f} s"
     rows = []
-    for label, model in models.items():
-        for speaker in ("s07", "s08"):
-            support, query = speaker_batches(model, protocol, speaker, args.queries, seed=0)
-            inner = InnerLoop(args.epochs, model.config.resolved_adapt_lr, model.config.inner_optimizer)
-            curve = adaptation_curve(model.net, loss_function(model.net, model.autoencoder, model.config), support, query, inner)
-            rows.append((label, speaker, curve))
-            print(label, speaker, [round(v, 4) for v in curve], flush=True)
+    for lr in (float(v) for v in args.lrs.split(",")):
+        for label, model in models.items():
+            for speaker in ("s07", "s08"):
+                support, query = speaker_batches(model, protocol, speaker, args.queries, seed=0)
+                inner = InnerLoop(args.epochs, lr, model.config.inner_optimizer)
+                loss = loss_function(model.net, model.autoencoder, model.config)
+                curve = adaptation_curve(model.net, loss, support, query, inner)
+                rows.append((f"{label}, fine-tuned at {lr:g}", speaker, curve))
+                print(rows[-1][0], speaker, [round(v, 4) for v in curve], flush=True)
     write_tables(rows, notes, args)
 
 
@@ -90,8 +98,9 @@ def write_tables(rows, notes, args) -> None:
         "# maml_lip: query loss on unseen speakers after fine-tuning, meta-learning vs transfer learning",
         "",
         f"synthgrid-demo, tiny preset, {args.steps} training steps each on s01-s06; fine-tuning on the K adaptation "
-        f"samples of s07 / s08 (Adam 0.01, full batch, 1 step = 1 epoch); eq. 3 loss on {args.queries} fixed query "
-        "samples of the speaker's test clips (lower is better). Made by `tools/maml_lip_meta_vs_transfer.py`.",
+        "samples of s07 / s08 (Adam, full batch, 1 step = 1 epoch; 0.01 is the method's learning rate, 0.001 a gentler "
+        f"one); eq. 3 loss on {args.queries} fixed query samples of the speaker's test clips (lower is better). "
+        "Made by `tools/maml_lip_meta_vs_transfer.py`.",
         "",
         "| training | speaker | " + " | ".join(f"epoch {e}" for e in shown) + " |",
         "|---|---|" + "---|" * len(shown),

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy.signal import medfilt
 
 from bench.faces.landmarks import MOUTH
 from bench.faces.tracking import TrackSettings, track
@@ -73,6 +72,8 @@ def face_track_crops(
         raise ValueError(f"{clip.name}: face-track crop needs scale >= 0 and size >= 8, got {scale}, {size}")
 
     def compute() -> tuple[np.ndarray, np.ndarray]:
+        from scipy.signal import medfilt  # scipy.signal takes ~1 s to import; only SyncNet crops need it
+
         face_track = track(clip, settings)
         found = face_track.found.copy()
         crops = np.zeros((clip.num_frames, size, size, 3), np.uint8)

@@ -37,7 +37,7 @@ class Adapter:
     """
 
     name: str
-    scan: Callable[[Path | None], list[UtteranceRecord]]
+    scan: Callable[..., list[UtteranceRecord]]  # scan(root) -> records; root None only without needs_root
     needs_root: bool = True
     companion: str | None = None
     list_records: Callable[[Path, str], list[UtteranceRecord]] | None = None

@@ -165,8 +165,8 @@ TABLE: dict[str, WeightFile] = {
             None,
             "MIT (SeanNaren/deepspeech.pytorch)",
             "DeepSpeech 2 (5 bidirectional LSTM layers of 1024) trained on LibriSpeech, release v2.0 of "
-            "deepspeech.pytorch; maml_lip's audio features (baselines/maml_lip/deepspeech.py; a baseline's input, "
-            "not a metric's). A dict whose 'state_dict' holds the tensors. " + _NO_HASH,
+            "deepspeech.pytorch; maml_lip's and oneshot_a2v's audio features (baselines/_deepspeech.py; a baseline's "
+            "input, not a metric's). A dict whose 'state_dict' holds the tensors. " + _NO_HASH,
         ),
         WeightFile(
             "atnet-audiodvp",

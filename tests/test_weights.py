@@ -58,7 +58,7 @@ def test_every_file_has_users_derived_from_the_weights_attributes() -> None:
     assert set(users) == set(weights.TABLE)  # no file that nothing uses, no use of a file outside the table
     # every registered variant is listed (the hand-kept list had missed the LSE crop-pipeline variants)
     assert {"lse-d-wav2lip-lrs", "lse-c-syncnet-track", "av-offset-wav2lip-lrs"} <= set(users["syncnet-v2"])
-    assert users["deepspeech2-librispeech"] == ["maml_lip"] and "meta_talk" in users["bfm-deng-front"]
+    assert users["deepspeech2-librispeech"] == ["maml_lip", "oneshot_a2v"] and "meta_talk" in users["bfm-deng-front"]
 
 
 def test_table_is_consistent() -> None:

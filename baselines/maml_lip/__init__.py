@@ -9,7 +9,6 @@ whole audio and pastes them back into the identity image, so that face metrics a
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,14 @@ import numpy as np
 import torch
 
 from baselines import register
+from baselines._deepspeech import (
+    DS_RATE,
+    WEIGHTS_NAME,
+    DeepSpeechFeatures,
+    deepspeech_or_substitute,
+    load_deepspeech,
+    weights_source,
+)
 from baselines.base import Baseline, Budget, BudgetClock, FitReport
 from baselines.maml_lip.config import PRESETS, MamlLipConfig
 from baselines.maml_lip.data import (
@@ -29,7 +36,6 @@ from baselines.maml_lip.data import (
     paste_lips,
     to_video,
 )
-from baselines.maml_lip.deepspeech import DS_RATE, WEIGHTS_NAME, DeepSpeechFeatures, load_deepspeech
 from baselines.maml_lip.model import LipAutoEncoder, LipGenerator
 from baselines.maml_lip.training import (
     build_tasks,
@@ -40,12 +46,10 @@ from baselines.maml_lip.training import (
     train_autoencoder,
     transfer_train,
 )
-from bench import weights
 from bench.faces import MOUTH, track
 from bench.media import Clip
 
 __all__ = ["MamlLip", "MamlLipConfig"]
-log = logging.getLogger(__name__)
 
 
 @register("maml_lip")
@@ -68,11 +72,7 @@ class MamlLip(Baseline):
     def __init__(self, preset: str = "tiny", device: str = "cpu", seed: int = 0, **overrides: Any) -> None:
         super().__init__(preset, device, seed, **overrides)
         cfg = self.config
-        if cfg.audio_features == "auto":
-            cfg.audio_features = "deepspeech" if weights.available(WEIGHTS_NAME) else "lms"
-            if cfg.audio_features == "lms":
-                log.warning("maml_lip: DeepSpeech weights missing (talkbench weights fetch %s); using the paper's "
-                            "LMS features instead, recorded as audio_features='lms'", WEIGHTS_NAME)  # fmt: skip
+        cfg.audio_features = deepspeech_or_substitute(self.name, cfg.audio_features, "deepspeech", "lms")
         self.deepspeech: DeepSpeechFeatures | None = load_deepspeech(self.device) if cfg.audio_features == "deepspeech" else None
         self.net = LipGenerator(cfg.lip_size, cfg.window, cfg.ngf, cfg.width, cfg.res_blocks, cfg.out_kernel).to(self.device)
         self.autoencoder = LipAutoEncoder(cfg.ae_channels).to(self.device)
@@ -148,7 +148,7 @@ class MamlLip(Baseline):
 
     def state(self) -> dict[str, Any]:
         """Steps run, and the audio features and their source (named in every saved model and result)."""
-        source = f"{WEIGHTS_NAME} sha256:{weights.file_hash(WEIGHTS_NAME)}" if self.deepspeech is not None else "lms"
+        source = weights_source() if self.deepspeech is not None else "lms"
         return {"meta_steps": self.meta_steps, "adapt_steps": self.adapt_steps, "audio_features": source}
 
     def load_state(self, state: dict[str, Any]) -> None:

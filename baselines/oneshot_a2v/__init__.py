@@ -6,19 +6,23 @@ to an unseen face.
 ``baselines.create("oneshot_a2v", preset="tiny")``; the loss ablations of Tables 4-5 are the presets
 ``paper-base`` / ``tiny-base`` (adversarial, feature matching, perceptual) and ``paper-cl-tal`` / ``tiny-cl-tal``
 (+ contrastive and temporal adversarial terms, with the reconstruction of phase 2); ``paper`` / ``tiny`` add the
-blink loss. Every saved model records its audio features (``mfcc-conv``: the offline substitute for DeepSpeech2)
-and whether the VGG19 perceptual term was on (``state()["perceptual"]``).
+blink loss. Every saved model records its audio features (``state()["audio_features"]``: DeepSpeech2 with its
+weights' SHA-256, or ``mfcc-conv``, the named offline substitute) and whether the VGG19 perceptual term was on
+(``state()["perceptual"]``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 
 from baselines import register
+from baselines._deepspeech import WEIGHTS_NAME as DS_WEIGHTS
+from baselines._deepspeech import DeepSpeechFeatures, deepspeech_or_substitute, load_deepspeech, weights_source
 from baselines._perceptual import WEIGHTS_NAME as VGG19_WEIGHTS
 from baselines._perceptual import perceptual_or_none
 from baselines._training import resize_frames, to_tensor, to_uint8, usable_clips
@@ -26,14 +30,14 @@ from baselines.base import Baseline, Budget, BudgetClock, FitReport
 from baselines.oneshot_a2v.config import PRESETS, SYNC_FRAMES, OneShotA2VConfig
 from baselines.oneshot_a2v.losses import Curriculum
 from baselines.oneshot_a2v.model import (
-    AUDIO_FEATURES,
     EyeNet,
     Generator,
+    deepspeech_windows,
     frame_discriminator,
     mfcc_windows,
     temporal_discriminator,
 )
-from baselines.oneshot_a2v.training import GANTrainer, adapt_generator, prepare, train_eye, train_sync
+from baselines.oneshot_a2v.training import AudioWindows, GANTrainer, adapt_generator, prepare, train_eye, train_sync
 from baselines.wav2lip.model import SyncNet
 from bench.media import Clip
 
@@ -58,14 +62,23 @@ class OneShotA2V(Baseline):
 
     name = "oneshot_a2v"
     adapts = True
-    weights = (VGG19_WEIGHTS,)
+    weights = (VGG19_WEIGHTS, DS_WEIGHTS)
     Config = OneShotA2VConfig
     PRESETS = PRESETS
 
     def __init__(self, preset: str = "tiny", device: str = "cpu", seed: int = 0, **overrides: Any) -> None:
         super().__init__(preset, device, seed, **overrides)
         cfg = self.config
-        nets: dict[str, torch.nn.Module] = {"generator": Generator(cfg), "frame_d": frame_discriminator(cfg)}
+        cfg.audio_features = deepspeech_or_substitute(self.name, cfg.audio_features, "deepspeech2", "mfcc-conv")
+        self.deepspeech: DeepSpeechFeatures | None = None
+        self.audio_windows: AudioWindows = mfcc_windows
+        source = "mfcc-conv"
+        if cfg.audio_features == "deepspeech2":
+            self.deepspeech = load_deepspeech(self.device)
+            self.audio_windows = partial(deepspeech_windows, self.deepspeech)
+            source = weights_source()
+        generator = Generator(cfg, self.deepspeech.dims if self.deepspeech is not None else 0)
+        nets: dict[str, torch.nn.Module] = {"generator": generator, "frame_d": frame_discriminator(cfg)}
         if cfg.use_temporal:
             nets["temporal_d"] = temporal_discriminator(cfg)
         if cfg.use_sync:
@@ -76,10 +89,11 @@ class OneShotA2V(Baseline):
         self.rng = np.random.default_rng(seed)
         self.history: dict[str, Any] = {"gan_steps": 0, "sync_steps": 0, "eye_steps": 0, "adapt_steps": 0,
                                         "phase": 1, "phase_switches": [], "perceptual": "not trained yet",
-                                        "audio_features": AUDIO_FEATURES}  # fmt: skip
+                                        "audio_features": source}  # fmt: skip
 
     def _data(self, clips: Sequence[Clip], with_ear: bool) -> list[Any]:
-        return prepare(usable_clips(clips, 2 * SYNC_FRAMES, self.name), self.config.image_size, with_ear)
+        usable = usable_clips(clips, 2 * SYNC_FRAMES, self.name)
+        return prepare(usable, self.config.image_size, with_ear, self.audio_windows, self.config.audio_features)
 
     def fit(self, clips: Sequence[Clip], budget: Budget) -> FitReport:
         """Pre-train the sync discriminator and EAR regressor, then train G and the discriminators by curriculum.
@@ -129,9 +143,9 @@ class OneShotA2V(Baseline):
     def _synthesize(
         self, image: np.ndarray, samples: np.ndarray, sample_rate: int, fps: float, frames: int, reference: Clip | None
     ) -> np.ndarray:
-        """One generator pass per frame: the MFCC window centred on it and the identity image."""
+        """One generator pass per frame: the audio window centred on it and the identity image."""
         size, generator = self.config.image_size, self.modules["generator"]
-        windows = mfcc_windows(samples, sample_rate, frames, fps)
+        windows = self.audio_windows(samples, sample_rate, frames, fps)
         identity = to_tensor(resize_frames(image, size), self.device).unsqueeze(0)
         generator.eval()
         out = []
@@ -141,7 +155,7 @@ class OneShotA2V(Baseline):
         return resize_frames(np.concatenate(out), image.shape[0], image.shape[1])
 
     def state(self) -> dict[str, Any]:
-        """Step counts, curriculum phase and switches, perceptual-loss note, audio features."""
+        """Step counts, curriculum phase and switches, perceptual-loss note, audio features (and their weights)."""
         return dict(self.history)
 
     def load_state(self, state: dict[str, Any]) -> None:

@@ -15,6 +15,8 @@ SYNC_FACE = 96  # sync discriminator faces: Wav2Lip's SyncNet layout on 96x96 fa
 MFCC_COEFFS = 13  # 13 MFCC coefficients (6.1)
 MFCC_COLUMNS = 20  # 0.2 s of audio per frame at a 10 ms hop (3.1, 6.1), centred on the frame (3.1)
 Curriculum = Literal["stable", "shares"]
+AudioFeatures = Literal["auto", "deepspeech2", "mfcc-conv"]
+AUDIO_FEATURES = ("auto", "deepspeech2", "mfcc-conv")
 
 
 @dataclass
@@ -28,8 +30,12 @@ class OneShotA2VConfig:
         norm: SPADE's parameter-free norm (batch: SPADE's ``spectralspadesyncbatch3x3``).
         spectral: spectral norm on the generator's convs (SPADE's ``norm_G``; it adds no parameters).
         audio_dim: audio code fed to the generator's first layer (256, SPADE ``z_dim`` of the layer it replaces).
-        audio_channels: first conv width of the audio encoder over MFCC (CHOICE 64, doubling to 8x); the offline
-            substitute for the DeepSpeech2 layers of 3.1.1.
+        audio_features: ``"deepspeech2"`` (3.1.1: pre-trained DeepSpeech2 layers, weights ``deepspeech2-librispeech``
+            through the weights manager, frozen, then a trainable encoder), ``"mfcc-conv"`` (the named offline
+            substitute: 13 MFCCs through a trainable conv encoder) or ``"auto"`` (DeepSpeech2 when its weights are
+            present); resolved at construction and saved, and every result records it.
+        audio_channels: first conv width of the audio encoder (CHOICE 64, doubling to 8x over MFCC; 4x and 8x
+            over DeepSpeech2 features).
         ndf: discriminator base width (64, pix2pixHD ``ndf``).
         num_d: scales of the frame and temporal discriminators (3: D1, D2, D3 of 3.2.1).
         n_layers_d: layers per PatchGAN (3, pix2pixHD ``n_layers_D``).
@@ -71,6 +77,7 @@ class OneShotA2VConfig:
     norm: Literal["batch", "instance"] = "batch"
     spectral: bool = True
     audio_dim: int = 256
+    audio_features: AudioFeatures = "auto"
     audio_channels: int = 64
     ndf: int = 64
     num_d: int = 3
@@ -114,6 +121,9 @@ class OneShotA2VConfig:
             raise ValueError(f"oneshot_a2v: phase_shares must be 3 non-negative shares, got {self.phase_shares}")
         if not 0 <= self.sync_fraction + self.eye_fraction < 1:
             raise ValueError("oneshot_a2v: sync_fraction + eye_fraction must be in [0, 1)")
+        if self.audio_features not in AUDIO_FEATURES:
+            choices = ", ".join(AUDIO_FEATURES)
+            raise ValueError(f"oneshot_a2v: audio_features must be one of {choices}, got {self.audio_features!r}")
         if self.curriculum not in ("stable", "shares"):
             raise ValueError(f"oneshot_a2v: curriculum must be 'stable' or 'shares', got {self.curriculum!r}")
         for name in ("batch_size", "sync_batch_size", "generate_batch", "stable_window", "ngf", "ndf"):
@@ -126,11 +136,12 @@ _TINY: dict[str, Any] = {
     "image_size": 64, "ngf": 8, "spade_hidden": 16, "audio_dim": 32, "audio_channels": 8, "ndf": 8, "num_d": 2,
     "n_layers_d": 2, "sync_width": 0.125, "curriculum": "shares", "batch_size": 2, "sync_batch_size": 8, "lr": 1e-3,
     "aux_lr": 1e-3, "adapt_lr": 1e-3, "stable_window": 20,
-}
+    "audio_features": "mfcc-conv",  # the demo needs no download, and its checkpoint's shape must not depend on one
+}  # fmt: skip
 # Tables 4-5: the base model (adversarial, feature matching, perceptual), + contrastive and temporal adversarial
 # (with the phase-2 reconstruction of section 4), + blink loss (= the full model).
 _BASE = {"use_temporal": False, "use_sync": False, "use_rec": False, "use_blink": False, "eye_fraction": 0.0,
-         "sync_fraction": 0.0}
+         "sync_fraction": 0.0}  # fmt: skip
 _CL_TAL = {"use_blink": False, "eye_fraction": 0.0}
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -4,8 +4,9 @@
   ``16nf x S/32 x S/32`` map), then SPADE's ``normal`` generator (SPECS E): head_0, up, G_middle_0, G_middle_1,
   then up + up_0..up_3 (16nf -> 8nf -> 4nf -> 2nf -> nf), LeakyReLU(0.2), conv 3x3 -> 3, tanh. Every SPADE layer is
   conditioned on the identity image, resized to its scale ("aligned images in an upsampling manner", 3.1).
-* The audio features are 13 MFCCs over 0.2 s centred on the frame (3.1, 6.1) through a small trainable conv encoder:
-  the named offline substitute (``mfcc-conv``) for the pre-trained DeepSpeech2 layers of 3.1.1.
+* The audio features span 0.2 s centred on the frame (3.1): the pre-trained DeepSpeech2 layers of 3.1.1
+  (``deepspeech2``, :mod:`baselines._deepspeech`, frozen) through two trainable 1-D convs, or, offline, the named
+  substitute ``mfcc-conv``: 13 MFCCs (6.1) through a small trainable conv encoder.
 * The frame (3.2.1) and temporal (3.2.2) discriminators are the shared multi-scale PatchGANs; the sync
   discriminator (3.2.3) is Wav2Lip's SyncNet layout (``baselines.wav2lip.model.SyncNet``).
 * :class:`EyeNet`: a small regressor of the eye aspect ratio from the upper half of a face, trained on real frames
@@ -22,12 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines._blocks import conv_block
+from baselines._deepspeech import DS_RATE, DeepSpeechFeatures
 from baselines._gan import MultiScaleDiscriminator
 from baselines._spade import SPADEResBlock
 from baselines.oneshot_a2v.config import MFCC_COLUMNS, SYNC_FRAMES, OneShotA2VConfig
 from bench.audio import syncnet_mfcc
 
-AUDIO_FEATURES = "mfcc-conv"  # what every result records: the offline substitute for DeepSpeech2 (3.1.1)
+DS_WINDOW = 10  # DeepSpeech2 steps in 0.2 s (50 per second): the span of the MFCC window (3.1)
 _MFCC_RATE = 16000
 _MFCC_FPS = 100.0  # python_speech_features hop 10 ms
 
@@ -48,6 +50,42 @@ def mfcc_windows(samples: np.ndarray, sample_rate: int, frames: int, fps: float)
     return np.ascontiguousarray(mfcc[:, index].transpose(1, 0, 2), dtype=np.float32)
 
 
+def deepspeech_windows(network: DeepSpeechFeatures, samples: np.ndarray, sample_rate: int, frames: int, fps: float) -> np.ndarray:
+    """DeepSpeech2 features over 0.2 s centred on each video frame: float32 ``[frames, hidden, 10]`` (3.1, 3.1.1).
+
+    The network runs once over the audio zero-padded by 0.2 s at both ends (as :func:`mfcc_windows`); its step j
+    is centred at ``j / 50`` s of the padded audio (hop 10 ms, time stride 2), and frame t takes the 10 steps whose
+    centre is nearest the frame's centre ``(t + 0.5) / fps``.
+    """
+    pad = np.zeros(int(round(0.2 * sample_rate)), np.float32)
+    features = network(np.concatenate([pad, samples.astype(np.float32), pad]), sample_rate)  # [steps, hidden]
+    centre = DS_RATE * ((np.arange(frames) + 0.5) / fps + 0.2)
+    starts = np.clip(np.floor(centre - (DS_WINDOW - 1) / 2 + 0.5).astype(np.int64), 0, len(features) - DS_WINDOW)
+    index = starts[:, None] + np.arange(DS_WINDOW)[None, :]
+    return np.ascontiguousarray(features[index].transpose(0, 2, 1), dtype=np.float32)
+
+
+class DeepSpeechEncoder(nn.Module):
+    """DeepSpeech2 window ``[N, 1, hidden, 10]`` -> audio code ``[N, audio_dim]``.
+
+    Two 1-D convs over time (the second with stride 2) and a linear layer (CHOICE: the paper feeds "the few layers of
+    deepspeech2" to the generator without saying how).
+    """
+
+    def __init__(self, hidden: int, channels: int, audio_dim: int) -> None:
+        super().__init__()
+        c = 4 * channels
+        self.convs = nn.Sequential(
+            nn.Conv1d(hidden, c, 3, 1, 1), nn.BatchNorm1d(c), nn.ReLU(inplace=True),
+            nn.Conv1d(c, 2 * c, 3, 2, 1), nn.BatchNorm1d(2 * c), nn.ReLU(inplace=True),
+        )  # fmt: skip
+        self.fc = nn.Linear(2 * c * (DS_WINDOW // 2), audio_dim)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Encode DeepSpeech2 windows."""
+        return self.fc(self.convs(features.squeeze(1)).flatten(1))
+
+
 class AudioEncoder(nn.Module):
     """MFCC window ``[N, 1, 13, 20]`` -> audio code ``[N, audio_dim]``: 4 conv blocks (13x20 -> 2x3) and a linear layer."""
 
@@ -66,12 +104,20 @@ class AudioEncoder(nn.Module):
 
 
 class Generator(nn.Module):
-    """``forward(mfcc [N, 1, 13, 20], identity [N, 3, S, S] in [0, 1]) -> frames [N, 3, S, S] in [0, 1]``."""
+    """``forward(audio [N, 1, rows, cols], identity [N, 3, S, S] in [0, 1]) -> frames [N, 3, S, S] in [0, 1]``.
 
-    def __init__(self, cfg: OneShotA2VConfig) -> None:
+    ``audio``: MFCC windows ``[N, 1, 13, 20]``, or DeepSpeech2 windows ``[N, 1, hidden, 10]`` when ``deepspeech_dims``
+    (the feature network's width) is given.
+    """
+
+    def __init__(self, cfg: OneShotA2VConfig, deepspeech_dims: int = 0) -> None:
         super().__init__()
         nf, self.sh = cfg.ngf, cfg.image_size // 32
-        self.audio_encoder = AudioEncoder(cfg.audio_channels, cfg.audio_dim)
+        self.audio_encoder: nn.Module = (
+            DeepSpeechEncoder(deepspeech_dims, cfg.audio_channels, cfg.audio_dim)
+            if deepspeech_dims
+            else AudioEncoder(cfg.audio_channels, cfg.audio_dim)
+        )
         self.fc = nn.Linear(cfg.audio_dim, 16 * nf * self.sh * self.sh)
         block = partial(SPADEResBlock, label_nc=3, hidden=cfg.spade_hidden, norm=cfg.norm, spectral=cfg.spectral)
         self.head_0 = block(16 * nf, 16 * nf)
@@ -81,10 +127,10 @@ class Generator(nn.Module):
         self.conv_img = nn.Conv2d(nf, 3, 3, padding=1)
         self.nf = nf
 
-    def forward(self, mfcc: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
-        """Generate one frame per MFCC window for the matching identity image."""
+    def forward(self, audio: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
+        """Generate one frame per audio window for the matching identity image."""
         seg = identity * 2.0 - 1.0  # the condition map in SPADE's [-1, 1] image range
-        x = self.fc(self.audio_encoder(mfcc)).view(-1, 16 * self.nf, self.sh, self.sh)
+        x = self.fc(self.audio_encoder(audio)).view(-1, 16 * self.nf, self.sh, self.sh)
         x = self.head_0(x, seg)
         x = F.interpolate(x, scale_factor=2, mode="nearest")
         x = self.G_middle_1(self.G_middle_0(x, seg), seg)

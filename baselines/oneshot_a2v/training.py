@@ -29,13 +29,15 @@ from baselines.wav2lip import training as w2l
 from baselines.wav2lip.model import SyncNet, expert_faces
 from bench.media import Clip
 
+AudioWindows = Callable[[np.ndarray, int, int, float], np.ndarray]  # (samples, rate, frames, fps) -> [T, rows, cols]
+
 
 @dataclass
 class ClipData:
-    """One training clip, prepared once: faces at the generator's size, MFCC windows, sync data, EAR labels."""
+    """One training clip, prepared once: faces at the generator's size, audio windows, sync data, EAR labels."""
 
     faces: torch.Tensor  # uint8 [T, S, S, 3]
-    mfcc: torch.Tensor  # [T, 13, 20]
+    audio: torch.Tensor  # [T, 13, 20] MFCC or [T, hidden, 10] DeepSpeech2 windows
     sync: w2l.ClipData  # 96x96 faces and the 0.2 s mel window of each frame (Wav2Lip's SyncNet input)
     ear: torch.Tensor | None  # [T] EAR of dlib landmarks, NaN where no face; None when the blink loss is off
 
@@ -45,34 +47,37 @@ class ClipData:
         return int(self.faces.shape[0])
 
 
-def prepare(clips: Sequence[Clip], size: int, with_ear: bool) -> list[ClipData]:
-    """Prepare every clip (memoised on the clip; EAR labels only when the blink loss needs them)."""
+def prepare(
+    clips: Sequence[Clip], size: int, with_ear: bool, windows: AudioWindows = mfcc_windows, features: str = "mfcc-conv"
+) -> list[ClipData]:
+    """Prepare every clip (memoised on the clip per audio ``features``; EAR labels only when the blink loss needs them)."""
     out = []
     for clip, sync in zip(clips, w2l.prepare(clips), strict=True):
-        faces, mfcc = clip.memo(("oneshot_a2v", size), partial(_faces_and_mfcc, clip, size))
+        faces, audio = clip.memo(("oneshot_a2v", size, features), partial(_faces_and_audio, clip, size, windows))
         ear = torch.from_numpy(clip.memo(("oneshot_a2v-ear",), partial(ear_labels, clip))) if with_ear else None
-        out.append(ClipData(faces, mfcc, sync, ear))
+        out.append(ClipData(faces, audio, sync, ear))
     return out
 
 
-def _faces_and_mfcc(clip: Clip, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _faces_and_audio(clip: Clip, size: int, windows: AudioWindows) -> tuple[torch.Tensor, torch.Tensor]:
     assert clip.audio is not None  # usable_clips checked it
-    windows = mfcc_windows(clip.audio, clip.sample_rate, clip.num_frames, clip.fps)
-    return torch.from_numpy(resize_frames(clip.frames, size)), torch.from_numpy(windows)
+    audio = windows(clip.audio, clip.sample_rate, clip.num_frames, clip.fps)
+    return torch.from_numpy(resize_frames(clip.frames, size)), torch.from_numpy(audio)
 
 
 def window_batch(data: Sequence[ClipData], size: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """``size`` random 5-frame windows of the clips.
 
-    Returns MFCC ``[B, 5, 1, 13, 20]``, the window's mel ``[B, 1, 80, 16]``, identity ``[B, 3, S, S]`` (another
-    frame of the clip), truth ``[B, 5, 3, S, S]``, EAR labels ``[B, 5]`` (NaN if none).
+    Returns audio windows ``[B, 5, 1, rows, cols]`` (MFCC 13x20 or DeepSpeech2 hidden x 10), the window's mel
+    ``[B, 1, 80, 16]``, identity ``[B, 3, S, S]`` (another frame of the clip), truth ``[B, 5, 3, S, S]``, EAR labels
+    ``[B, 5]`` (NaN if none).
     """
-    parts: dict[str, list[torch.Tensor]] = {"mfcc": [], "mel": [], "identity": [], "truth": [], "ear": []}
+    parts: dict[str, list[torch.Tensor]] = {"audio": [], "mel": [], "identity": [], "truth": [], "ear": []}
     for _ in range(size):
         item = data[int(rng.integers(len(data)))]
         start = int(rng.integers(0, item.num_frames - SYNC_FRAMES + 1))
         window = slice(start, start + SYNC_FRAMES)
-        parts["mfcc"].append(item.mfcc[window].unsqueeze(1))
+        parts["audio"].append(item.audio[window].unsqueeze(1))
         parts["mel"].append(item.sync.sync_mels[start].unsqueeze(0))
         parts["identity"].append(to_tensor(item.faces[int(rng.integers(item.num_frames))].numpy()))
         parts["truth"].append(to_tensor(item.faces[window].numpy()))
@@ -113,6 +118,7 @@ def train_sync(sync: SyncNet, data: Sequence[ClipData], budget: Budget, cfg: One
     In-sync pairs (y=1) against the audio paired with another window of the same clip (y=0), 50/50 as Wav2Lip's
     expert batches.
     """
+
     def loss() -> torch.Tensor:
         mels, faces, labels = (t.to(device) for t in w2l.expert_batch([d.sync for d in data], cfg.sync_batch_size, rng))
         audio, video = sync(mels, faces)
@@ -124,6 +130,7 @@ def train_sync(sync: SyncNet, data: Sequence[ClipData], budget: Budget, cfg: One
 def train_eye(eye: EyeNet, data: Sequence[ClipData], budget: Budget, cfg: OneShotA2VConfig,
               rng: np.random.Generator, device: torch.device) -> FitReport:  # fmt: skip
     """Pre-train the EAR regressor on real frames against the EAR of their dlib landmarks (L1)."""
+
     def loss() -> torch.Tensor:
         batch = window_batch(data, cfg.batch_size, rng)
         frames, labels = batch["truth"].flatten(0, 1).to(device), batch["ear"].flatten().to(device)
@@ -169,8 +176,10 @@ class GANTrainer:
         fake_out = self.frame_d(_paired(identity, fake))
         with torch.no_grad():
             real_out = self.frame_d(_paired(identity, truth))
-        terms = {"adv": multiscale_loss(MultiScaleDiscriminator.predictions(fake_out), cfg.gan_mode),
-                 "fm": cfg.lambda_feat * feature_matching_loss(fake_out, real_out)}
+        terms = {
+            "adv": multiscale_loss(MultiScaleDiscriminator.predictions(fake_out), cfg.gan_mode),
+            "fm": cfg.lambda_feat * feature_matching_loss(fake_out, real_out),
+        }
         if self.perceptual is not None:
             terms["perceptual"] = cfg.lambda_vgg * self.perceptual(fake.flatten(0, 1), truth.flatten(0, 1))
         if phase >= 2 and self.temporal_d is not None:
@@ -211,7 +220,7 @@ class GANTrainer:
         self.generator.train()
         b, t = batch["truth"].shape[:2]
         identity = batch["identity"].repeat_interleave(t, dim=0)
-        fake = self.generator(batch["mfcc"].flatten(0, 1), identity).view(b, t, *batch["truth"].shape[2:])
+        fake = self.generator(batch["audio"].flatten(0, 1), identity).view(b, t, *batch["truth"].shape[2:])
         terms = self.generator_terms(batch, fake, phase)
         total = torch.stack(list(terms.values())).sum()
         self.g_opt.zero_grad()
@@ -254,7 +263,7 @@ def adapt_generator(generator: Generator, data: Sequence[ClipData], budget: Budg
         batch = window_batch(data, cfg.batch_size, rng)
         truth = batch["truth"].to(device).flatten(0, 1)
         identity = identity_frame.to(device).expand(truth.size(0), -1, -1, -1)
-        fake = generator(batch["mfcc"].to(device).flatten(0, 1), identity)
+        fake = generator(batch["audio"].to(device).flatten(0, 1), identity)
         l1 = F.l1_loss(fake, truth)
         loss = cfg.lambda_rec * l1
         if perceptual is not None:

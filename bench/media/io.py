@@ -36,8 +36,8 @@ from typing import Any, cast
 
 import av
 import av.logging
-from av.video.reformatter import VideoReformatter
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from bench.io import atomic_path
 from bench.media.clip import Clip, MediaError

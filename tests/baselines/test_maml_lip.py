@@ -210,7 +210,7 @@ def test_save_load_and_seeded_fit_are_exact(meta_model, train_clips, new_speaker
 
 
 def test_deepspeech_features_through_the_weights_manager(monkeypatch, tmp_path):
-    from baselines.maml_lip.deepspeech import WEIGHTS_NAME, DeepSpeechFeatures
+    from baselines._deepspeech import WEIGHTS_NAME, DeepSpeechFeatures
     from bench import weights
 
     monkeypatch.setenv("TALKBENCH_WEIGHTS", str(tmp_path))

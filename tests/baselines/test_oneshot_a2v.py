@@ -14,7 +14,14 @@ from baselines._gan import MultiScaleDiscriminator, feature_matching_loss, multi
 from baselines.base import Budget, frame_count
 from baselines.oneshot_a2v.config import PRESETS, OneShotA2VConfig
 from baselines.oneshot_a2v.losses import Curriculum, blink_loss, contrastive_loss, lr_factor
-from baselines.oneshot_a2v.model import Generator, frame_discriminator, mfcc_windows, temporal_discriminator
+from baselines.oneshot_a2v.model import (
+    DeepSpeechEncoder,
+    Generator,
+    deepspeech_windows,
+    frame_discriminator,
+    mfcc_windows,
+    temporal_discriminator,
+)
 from baselines.oneshot_a2v.training import prepare, sync_separation, train_sync
 from baselines.wav2lip.model import SyncNet
 from bench.data.synthetic import SynthConfig, synthesize_clip
@@ -87,6 +94,46 @@ def test_mfcc_windows_are_centred_on_their_frames():
     energy = windows[10, 0]  # c0 is the log frame energy: its peak sits at the window's middle columns
     assert int(np.argmax(energy)) in (9, 10)
     assert int(np.argmax(windows[8, 0])) in (17, 18)  # two frames (8 columns) earlier, the burst is 8 columns later
+
+
+def test_deepspeech_windows_are_centred_on_their_frames():
+    def steps(audio: np.ndarray, rate: int) -> np.ndarray:  # a stand-in network: every feature of step j is j
+        count = audio.size * 50 // rate + 1  # 50 steps per second (hop 10 ms, time stride 2), centred frames
+        return np.repeat(np.arange(count, dtype=np.float32)[:, None], 3, axis=1)
+
+    windows = deepspeech_windows(steps, np.zeros(16000, np.float32), 16000, 25, 25.0)
+    assert windows.shape == (25, 3, 10)
+    # frame t is centred at (t + 0.5) / 25 s, i.e. step 2t + 1 + 10 of the audio padded by 0.2 s (10 steps): the 10
+    # steps nearest it are 2t + 7 ... 2t + 16 (an even window: its centre is half a step later)
+    for t in (0, 10, 24):
+        assert windows[t, 0].tolist() == list(range(2 * t + 7, 2 * t + 17))
+
+
+def test_deepspeech2_features_through_the_weights_manager(monkeypatch, tmp_path, synth):
+    from baselines._deepspeech import WEIGHTS_NAME, DeepSpeechFeatures
+    from bench import weights
+
+    monkeypatch.setenv("TALKBENCH_WEIGHTS", str(tmp_path / "weights"))
+    with pytest.raises(weights.WeightsMissingError, match=f"talkbench weights fetch {WEIGHTS_NAME}"):
+        baselines.create("oneshot_a2v", preset="tiny", audio_features="deepspeech2")
+    offline = baselines.create("oneshot_a2v", preset="paper", spectral=False)  # "auto" without the file
+    assert offline.config.audio_features == "mfcc-conv" == offline.state()["audio_features"]
+    torch.manual_seed(0)
+    state = DeepSpeechFeatures(hidden=12, layers=2).state_dict()  # test-made weights, the release's key names
+    (tmp_path / "weights").mkdir()
+    torch.save({"hidden_size": 12, "state_dict": state}, tmp_path / "weights" / "librispeech_pretrained_v2.pth")
+    model = baselines.create("oneshot_a2v", preset="tiny", seed=1, audio_features="auto", **SMALL)
+    assert model.config.audio_features == "deepspeech2"
+    assert model.state()["audio_features"].startswith(f"{WEIGHTS_NAME} sha256:")
+    assert isinstance(model.modules["generator"].audio_encoder, DeepSpeechEncoder)
+    train, unseen = synth
+    assert model.fit(train[:2], Budget(steps=3)).steps == 3
+    clip = model.generate(unseen[0].frames[0], unseen[0].audio, 16000)
+    assert clip.num_frames == 40 and clip.size == (64, 64)
+    model.save(tmp_path / "saved")  # the frozen DeepSpeech2 network is not saved: it comes from the weights manager
+    loaded = baselines.load("oneshot_a2v", tmp_path / "saved")
+    assert loaded.config.audio_features == "deepspeech2" and loaded.state() == model.state()
+    assert np.array_equal(loaded.generate(unseen[0].frames[0], unseen[0].audio, 16000).frames, clip.frames)
 
 
 def test_contrastive_and_blink_losses_by_hand():

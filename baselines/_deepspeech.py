@@ -1,4 +1,7 @@
-"""DeepSpeech features for maml_lip (IV-A: "the output of the one but last layer of the DS network").
+"""DeepSpeech 2 audio features, shared by maml_lip and oneshot_a2v.
+
+maml_lip (IV-A) takes "the output of the one but last layer of the DS network"; oneshot_a2v (3.1.1) feeds "the few
+layers of deepspeech2" to its generator.
 
 The network is DeepSpeech 2 as released by SeanNaren/deepspeech.pytorch (v2.0, ``librispeech_pretrained_v2.pth``,
 MIT), through the weights manager (``talkbench weights fetch deepspeech2-librispeech``): two 2-D convs (32 channels,
@@ -9,12 +12,14 @@ two directions are summed, each but the first after a BatchNorm; the features ar
 Key names follow the release (``conv.seq_module.*``, ``rnns.N.rnn.*``, ``rnns.N.batch_norm.module.*``); a file that
 does not fit raises a ValueError naming the key.
 
-Choice: the paper does not name its DeepSpeech release; this is the best-known PyTorch one. Offline, maml_lip runs on
-the paper's LMS features instead and records ``audio_features = "lms"``.
+Choice: neither paper names its DeepSpeech release; this is the best-known PyTorch one, fed its own input (the
+log spectrogram it was trained on; OneShotA2V's 3.1.1 says MFCC, which this release never saw). Offline, maml_lip runs
+on the paper's LMS features and oneshot_a2v on MFCC through a trainable encoder; each records which it used.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 
 import numpy as np
@@ -23,6 +28,8 @@ from torch import nn
 
 from bench import weights
 from bench.audio import resample
+
+log = logging.getLogger(__name__)
 
 WEIGHTS_NAME = "deepspeech2-librispeech"
 DS_RATE = 50.0  # feature steps per second: 100 Hz spectrogram frames, time stride 2 in the first conv
@@ -128,3 +135,22 @@ def load_deepspeech(device: torch.device | str = "cpu") -> DeepSpeechFeatures:
             ``talkbench weights fetch deepspeech2-librispeech``).
     """
     return from_state_dict(weights.load_state_dict(WEIGHTS_NAME)).to(device)
+
+
+def deepspeech_or_substitute(method: str, wanted: str, deepspeech: str, substitute: str) -> str:
+    """Resolve a method's ``"auto"`` audio features: ``deepspeech`` when the weights are present, else ``substitute``.
+
+    The substitute comes with a warning naming the fetch command; any other choice is returned as it is.
+    """
+    if wanted != "auto":
+        return wanted
+    if weights.available(WEIGHTS_NAME):
+        return deepspeech
+    log.warning("%s: DeepSpeech weights missing (talkbench weights fetch %s); using %r instead, recorded as such",
+                method, WEIGHTS_NAME, substitute)  # fmt: skip
+    return substitute
+
+
+def weights_source() -> str:
+    """What a result records for DeepSpeech features: the weights' name and SHA-256."""
+    return f"{WEIGHTS_NAME} sha256:{weights.file_hash(WEIGHTS_NAME)}"

@@ -223,6 +223,15 @@ def test_generate_follows_the_audio(trained, synth):
         model.generate(identity, np.full(16000, np.nan, np.float32), 16000)
 
 
+def test_generates_any_length_from_one_to_sixty_seconds(trained, synth):
+    model, _ = trained
+    identity = synth[1][0].frames[0]
+    for seconds in (1, 60):  # METHODS.md: any audio length from 1 s to 60 s, one frame per 40 ms of audio
+        audio = np.random.default_rng(seconds).normal(0, 0.1, 16000 * seconds).astype(np.float32)
+        clip = model.generate(identity, audio, 16000)
+        assert clip.num_frames == 25 * seconds and clip.size == (64, 64) and clip.audio.size == audio.size
+
+
 def test_adapt_lowers_the_loss_on_the_unseen_speaker(trained, synth, tmp_path):
     model, _ = trained
     _, (adapt_clip, held_out) = synth

@@ -34,35 +34,47 @@ _MFCC_RATE = 16000
 _MFCC_FPS = 100.0  # python_speech_features hop 10 ms
 
 
+PAD_SECONDS = 0.2  # zeros before and after the audio (3.1: "zero padding is done before and after the audio signal")
+
+
+def _padded(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The audio, float32, with :data:`PAD_SECONDS` of zeros at both ends."""
+    pad = np.zeros(int(round(PAD_SECONDS * sample_rate)), np.float32)
+    return np.concatenate([pad, samples.astype(np.float32), pad])
+
+
+def _nearest_windows(columns: np.ndarray, centre: np.ndarray, width: int) -> np.ndarray:
+    """Per frame, the ``width`` columns of ``columns [features, steps]`` nearest ``centre`` (in steps; clipped).
+
+    Returns float32 ``[frames, features, width]``.
+    """
+    starts = np.clip(np.floor(centre - (width - 1) / 2 + 0.5).astype(np.int64), 0, columns.shape[1] - width)
+    index = starts[:, None] + np.arange(width)[None, :]
+    return np.ascontiguousarray(columns[:, index].transpose(1, 0, 2), dtype=np.float32)
+
+
 def mfcc_windows(samples: np.ndarray, sample_rate: int, frames: int, fps: float) -> np.ndarray:
     """13 MFCCs over 0.2 s centred on each video frame: float32 ``[frames, 13, 20]`` (3.1, 6.1).
 
-    MFCC of 16 kHz audio (``python_speech_features`` defaults, as SyncNet's); the audio is zero-padded by 0.2 s at
-    both ends (3.1: "zero padding is done before and after the audio signal"), and frame t takes the 20 columns
-    whose centre is nearest the frame's centre ``(t + 0.5) / fps`` (one video frame's stride apart, 3.1).
+    MFCC of 16 kHz audio (``python_speech_features`` defaults, as SyncNet's) of the padded audio; frame t takes the
+    20 columns whose centre is nearest the frame's centre ``(t + 0.5) / fps`` (one video frame's stride apart, 3.1).
     """
-    pad = np.zeros(int(round(0.2 * sample_rate)), np.float32)
-    mfcc = syncnet_mfcc(np.concatenate([pad, samples.astype(np.float32), pad]), sample_rate)
-    centre = _MFCC_FPS * (np.arange(frames) + 0.5) / fps + _MFCC_FPS * 0.2  # in padded seconds x 100
-    starts = np.floor(centre - 1.25 - (MFCC_COLUMNS - 1) / 2 + 0.5).astype(np.int64)  # column j centres j*10+12.5 ms
-    starts = np.clip(starts, 0, mfcc.shape[1] - MFCC_COLUMNS)
-    index = starts[:, None] + np.arange(MFCC_COLUMNS)[None, :]
-    return np.ascontiguousarray(mfcc[:, index].transpose(1, 0, 2), dtype=np.float32)
+    mfcc = syncnet_mfcc(_padded(samples, sample_rate), sample_rate)
+    centre = _MFCC_FPS * (np.arange(frames) + 0.5) / fps + _MFCC_FPS * PAD_SECONDS  # in padded seconds x 100
+    return _nearest_windows(mfcc, centre - 1.25, MFCC_COLUMNS)  # column j is centred at j * 10 + 12.5 ms
 
 
-def deepspeech_windows(network: DeepSpeechFeatures, samples: np.ndarray, sample_rate: int, frames: int, fps: float) -> np.ndarray:
+def deepspeech_windows(
+    network: DeepSpeechFeatures, samples: np.ndarray, sample_rate: int, frames: int, fps: float
+) -> np.ndarray:
     """DeepSpeech2 features over 0.2 s centred on each video frame: float32 ``[frames, hidden, 10]`` (3.1, 3.1.1).
 
-    The network runs once over the audio zero-padded by 0.2 s at both ends (as :func:`mfcc_windows`); its step j
-    is centred at ``j / 50`` s of the padded audio (hop 10 ms, time stride 2), and frame t takes the 10 steps whose
-    centre is nearest the frame's centre ``(t + 0.5) / fps``.
+    The network runs once over the padded audio (as :func:`mfcc_windows`); its step j is centred at ``j / 50`` s
+    (hop 10 ms, time stride 2), and frame t takes the 10 steps whose centre is nearest the frame's centre.
     """
-    pad = np.zeros(int(round(0.2 * sample_rate)), np.float32)
-    features = network(np.concatenate([pad, samples.astype(np.float32), pad]), sample_rate)  # [steps, hidden]
-    centre = DS_RATE * ((np.arange(frames) + 0.5) / fps + 0.2)
-    starts = np.clip(np.floor(centre - (DS_WINDOW - 1) / 2 + 0.5).astype(np.int64), 0, len(features) - DS_WINDOW)
-    index = starts[:, None] + np.arange(DS_WINDOW)[None, :]
-    return np.ascontiguousarray(features[index].transpose(0, 2, 1), dtype=np.float32)
+    features = network(_padded(samples, sample_rate), sample_rate)  # [steps, hidden]
+    centre = DS_RATE * ((np.arange(frames) + 0.5) / fps + PAD_SECONDS)
+    return _nearest_windows(features.T, centre, DS_WINDOW)
 
 
 class DeepSpeechEncoder(nn.Module):

@@ -209,7 +209,7 @@ def test_demo_trained_rows_show_faces_and_sync_ordering(tmp_path):
     import numpy as np
 
     from bench.checkpoints import CHECKPOINT_DIR
-    from bench.faces import track
+    from bench.faces import FaceTrack, track
     from bench.faces.landmarks import mouth_opening
     from bench.media import read_clip
 
@@ -229,7 +229,7 @@ def test_demo_trained_rows_show_faces_and_sync_ordering(tmp_path):
     assert mean("ground_truth", "mouth-sync") > mean("static_frame", "mouth-sync") == -1.0
     assert mean("ground_truth", "mouth-sync-centre") > mean("shifted_audio", "mouth-sync-centre")
 
-    def tracks(row: str) -> dict[str, object]:
+    def tracks(row: str) -> dict[str, FaceTrack]:
         return {video.name: track(read_clip(video)) for video in sorted((tmp_path / "out" / row / "videos").glob("*.mkv"))}
 
     truth = {name: np.nanstd(mouth_opening(t.landmarks)) for name, t in tracks("ground_truth").items()}

@@ -277,20 +277,21 @@ def _mouth(frames: np.ndarray, clip: Clip) -> np.ndarray:
     return frames[:, y0 : y1 + 1, x0 : x1 + 1].astype(np.float64)
 
 
-@pytest.mark.parametrize(("name", "closed_margin"), [("temporal_gan", 0.5), ("temporal_gan_static", 0.0)])
+@pytest.mark.parametrize(("name", "closed_margin"), [("temporal_gan", 0.5), ("temporal_gan_static", 0.5)])
 def test_shipped_checkpoint_follows_the_audio(name, closed_margin, unseen_clips):
-    # the demo checkpoints (baselines/demo-train.toml: 200 tiny steps on synthgrid s01-s06) on an unseen speaker
+    # the demo checkpoints (baselines/demo-train.toml: 6000 and 4000 tiny steps, 16 channels, synthgrid s01-s06) on an
+    # unseen speaker
     model = baselines.load(name, CHECKPOINTS / name)
     face, first = unseen_clips[0].frames[0], unseen_clips[0]
     a, b = (_mouth(model.generate(face, c.audio, 16000).frames, first) for c in unseen_clips)
     model.config.noise_seed = 99
     c = _mouth(model.generate(face, unseen_clips[1].audio, 16000).frames, first)
-    # two sentences move the mouth differently: the mean absolute difference of the mouth boxes (0-255) is above 0.5
-    # and 5x what other noise alone changes (measured: temporal 0.88 vs 0.03, static 0.95 vs 0.08)
-    assert np.abs(a - b).mean() > max(0.5, 5 * np.abs(b - c).mean()), (np.abs(a - b).mean(), np.abs(b - c).mean())
+    # two sentences move the mouth differently: the mean absolute difference of the mouth boxes (0-255) is above 2
+    # and 5x what other noise alone changes (measured: temporal 9.0 vs 0.06, static 7.95 vs 0.11)
+    assert np.abs(a - b).mean() > max(2.0, 5 * np.abs(b - c).mean()), (np.abs(a - b).mean(), np.abs(b - c).mean())
     # 1 s of near-silence (noise at 1e-4) before a sentence: opening = mean |mouth - identity's mouth|, "closed" = below
     # the lower quartile of the openings after it. The quiet second (but its last 3 frames, which hear the speech)
-    # is closed more often; measured: temporal 1.0 vs 0.26, static 0.32 vs 0.26 (the static model barely does)
+    # is closed more often; measured: temporal 1.0 vs 0.26, static 1.0 vs 0.26
     model.config.noise_seed = None
     rng = np.random.default_rng(0)
     quiet = np.concatenate([(rng.standard_normal(16000) * 1e-4).astype(np.float32), first.audio])

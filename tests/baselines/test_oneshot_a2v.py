@@ -275,17 +275,17 @@ def test_seeded_fit_is_deterministic_and_ablations_drop_networks(synth):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="not learned on CPU budgets: held-out AUC 0.50 (tools/oneshot_a2v_sync.py, 300 "
-                   "steps on synthgrid's 72 training clips; its face branch collapses to a constant embedding)")
 def test_sync_discriminator_separates_shifted_pairs_on_an_unseen_speaker(synth):
     train, unseen = synth
-    cfg = OneShotA2VConfig(**{**PRESETS["tiny"], "sync_batch_size": 8})
+    cfg = OneShotA2VConfig(**{**PRESETS["tiny"], "sync_batch_size": 16})
     data, held_out = prepare(train, cfg.image_size, False), prepare(unseen, cfg.image_size, False)
     torch.manual_seed(0)
     sync = SyncNet(cfg.sync_width)
     before = sync_separation(sync, held_out)["auc"]
-    report = train_sync(sync, data, Budget(steps=150), cfg, np.random.default_rng(0), torch.device("cpu"))
+    report = train_sync(sync, data, Budget(steps=700), cfg, np.random.default_rng(0), torch.device("cpu"))
     after = sync_separation(sync, held_out)
-    # 2 clips x 31 window starts, frames 5 late: AUC 0.50 before training; 0.53 after 40 steps (too few), so 150
-    assert len(after["in_sync"]) == len(after["shifted"]) == 62 and report.steps == 150
+    # 2 clips x 31 window starts, frames 5 late. The held-out AUC stays at chance (0.50 +- 0.01) for the first 300
+    # steps of batch 16 and rises past 0.6 from about 600; measured after these 700: 0.499 -> 0.620 (mean distance
+    # in sync 0.77, shifted 0.90)
+    assert len(after["in_sync"]) == len(after["shifted"]) == 62 and report.steps == 700
     assert after["auc"] > 0.6 and after["auc"] > before, (before, after["auc"])

@@ -277,7 +277,9 @@ def test_seeded_fit_is_deterministic_and_ablations_drop_networks(synth):
 @pytest.mark.slow
 def test_sync_discriminator_separates_shifted_pairs_on_an_unseen_speaker(synth):
     train, unseen = synth
-    cfg = OneShotA2VConfig(**{**PRESETS["tiny"], "sync_batch_size": 16})
+    # 4 short training clips learn faster at 1e-3 (0.62 after 700 steps; the preset's 3e-4, chosen for the 72-clip
+    # corpus, is at 0.57 here after 1200)
+    cfg = OneShotA2VConfig(**{**PRESETS["tiny"], "sync_batch_size": 16, "aux_lr": 1e-3})
     data, held_out = prepare(train, cfg.image_size, False), prepare(unseen, cfg.image_size, False)
     torch.manual_seed(0)
     sync = SyncNet(cfg.sync_width)

@@ -46,11 +46,12 @@ def git_commit(path: Path | None = None) -> str | None:
 
 
 def device_description(device: str) -> str:
-    """The device in words (GPU name for CUDA devices)."""
-    import torch
+    """The device in words (GPU name for CUDA devices; torch is imported only for those)."""
+    if device.startswith("cuda"):
+        import torch
 
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+        if torch.cuda.is_available():
+            return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
     return f"{device} ({platform.processor() or platform.machine()})"
 
 

@@ -1,4 +1,7 @@
-"""Checkpoints of set-level metric state (FID, KID), so a resumed run neither loses nor double-counts a video."""
+"""Checkpoints of set-level metric state (FID, KID), so a resumed run neither loses nor double-counts a video.
+
+torch and safetensors are imported only when there is set-level state to save or restore.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,15 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
 
 from bench.io import atomic_path, write_json_atomic
 from metrics import SetMetric
+
+if TYPE_CHECKING:
+    import torch
 
 
 class SetCheckpoint:
@@ -32,6 +36,8 @@ class SetCheckpoint:
         """Write the current state and the videos it includes."""
         if not self.set_metrics:
             return
+        from safetensors.torch import save_file
+
         tensors = {
             f"{name}/{key}": _as_tensor(value)
             for name, metric in self.set_metrics.items()
@@ -51,6 +57,8 @@ class SetCheckpoint:
         """Load the saved state into the (reset) metrics; returns the videos it includes (empty without one)."""
         if not self.set_metrics or not self.index_path.exists() or not self.tensors_path.exists():
             return set()
+        from safetensors.torch import load_file
+
         index = json.loads(self.index_path.read_text())
         tensors = load_file(str(self.tensors_path))
         for name, metric in self.set_metrics.items():
@@ -63,6 +71,8 @@ class SetCheckpoint:
 
 
 def _as_tensor(value: Any) -> torch.Tensor:
+    import torch
+
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().contiguous()
     return torch.from_numpy(np.ascontiguousarray(value))

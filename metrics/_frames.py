@@ -1,5 +1,8 @@
 """Frame helpers shared by the image metrics: option checks, luma, frame pairing, torch batches.
 
+torch is imported only by the helpers that make tensors: the CPU paths of the weight-free metrics run on numpy and
+OpenCV, so that scoring them never pays torch's import (about 1.5 s of a command-line run).
+
 Grey frames are BT.601 luma rounded to uint8 exactly as OpenCV's ``cvtColor(RGB2GRAY)`` computes it (fixed point,
 15-bit coefficients), since the field's reference scripts (fae, ATVGnet) read frames with OpenCV and convert them so.
 """
@@ -8,13 +11,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import torch
 
 from metrics.base import MetricError
+
+if TYPE_CHECKING:
+    import torch
 
 LENGTH_MISMATCH = ("truncate", "error")
 COLOURS = ("rgb", "grey")
@@ -75,6 +80,8 @@ def as_batch(
 
     ``channels_last=True`` keeps the ``[T, H, W, C]`` layout (no transposing copy).
     """
+    import torch
+
     with warnings.catch_warnings():  # read-only frames (shared, memoised) are only read: converted to a new tensor
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
         tensor = torch.as_tensor(frames)
@@ -91,3 +98,15 @@ def check_pair(generated: np.ndarray | torch.Tensor, reference: np.ndarray | tor
     """``ValueError`` unless the two frame stacks have the same shape."""
     if tuple(generated.shape) != tuple(reference.shape):
         raise ValueError(f"generated and reference frames differ in shape: {tuple(generated.shape)} vs {tuple(reference.shape)}")
+
+
+def on_numpy(device: str, *frames: object) -> bool:
+    """True when the work can stay in numpy: a CPU device and every input a numpy array (no torch tensor)."""
+    return str(device).split(":")[0] == "cpu" and all(isinstance(f, np.ndarray) for f in frames)
+
+
+def to_numpy(values: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Per-frame values as a float64 numpy array (a tensor is detached and copied to the CPU)."""
+    if isinstance(values, np.ndarray):
+        return values.astype(np.float64, copy=False)
+    return values.detach().cpu().double().numpy()

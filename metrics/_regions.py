@@ -101,7 +101,12 @@ def single_region(clip: Clip, region: str, colour: str = "grey") -> RegionFrames
     frames, found = clip_region(clip, region)
     if not found.any():
         raise _no_frames(clip.name, region, clip.num_frames)
-    return RegionFrames(_colour(frames[found], colour), None, region, no_face=int((~found).sum()))
+    return RegionFrames(_colour(_kept(frames, found), colour), None, region, no_face=int((~found).sum()))
+
+
+def _kept(frames: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """The frames where ``found``; the frames themselves (no copy of the clip) when every frame is kept."""
+    return frames if found.all() else frames[found]
 
 
 def paired_regions(item: Item, region: str, colour: str = "rgb", length_mismatch: str = "truncate") -> RegionFrames:
@@ -126,8 +131,8 @@ def paired_regions(item: Item, region: str, colour: str = "rgb", length_mismatch
         raise _no_frames(what, region, n)
     truncated = max(generated.num_frames, reference.num_frames) - n
     return RegionFrames(
-        _colour(gen_frames[:n][found], colour),
-        _colour(ref_frames[:n][found], colour),
+        _colour(_kept(gen_frames[:n], found), colour),
+        _colour(_kept(ref_frames[:n], found), colour),
         region,
         no_face=int((~found).sum()),
         truncated=truncated,

@@ -11,21 +11,30 @@ spectra. Deviations: none known. An all-zero frame has no coefficient above ``0 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import torch
+import scipy.fft
 
 import metrics
+from metrics._frames import on_numpy
 from metrics._regions import check_options, single_region
 from metrics.base import Item, Metric, Score
+
+if TYPE_CHECKING:
+    import torch
 
 THRESHOLD_RATIO = 1000.0
 CHUNK_FRAMES = 8  # one 75-frame GRID clip: 0.42 s in one batch, 0.14 s in chunks of 8 (the spectra fit in cache)
 
 
-def fdbm(images: np.ndarray | torch.Tensor, *, device: str = "cpu") -> torch.Tensor:
-    """FDBM of each grey image, float64 ``[T]`` (``[1]`` for one image).
+def fdbm(images: np.ndarray | torch.Tensor, *, device: str = "cpu") -> np.ndarray:
+    """FDBM of each grey image, float64 numpy ``[T]`` (``[1]`` for one image).
+
+    Numpy images on the CPU go through ``scipy.fft`` (no torch import), others through ``torch.fft`` on ``device``.
+    Only half of the spectrum is computed: for real images ``|F[k, l]| = |F[-k, -l]|`` (the full FFT of real input
+    fills that half by conjugation, so the magnitudes are bit-identical), so column ``l`` stands for columns ``l``
+    and ``W - l`` too; columns 0 and ``W / 2`` (even ``W``) have no twin. Same counts as the full spectrum.
 
     Args:
         images: grey ``[H, W]`` or ``[T, H, W]``, any real dtype (FDBM does not depend on the value scale).
@@ -35,26 +44,31 @@ def fdbm(images: np.ndarray | torch.Tensor, *, device: str = "cpu") -> torch.Ten
         >>> float(fdbm(np.full((4, 8), 7, np.uint8))[0])  # a constant image: only the DC coefficient, 1 / (4 x 8)
         0.03125
     """
-    tensor = torch.as_tensor(images)
-    if tensor.ndim == 2:
-        tensor = tensor.unsqueeze(0)
-    if tensor.ndim != 3 or tensor.dtype in (torch.bool,) or tensor.is_complex():
-        raise ValueError(f"FDBM needs real grey images [H, W] or [T, H, W], got {tuple(tensor.shape)} {tensor.dtype}")
-    width = tensor.shape[-1]
-    # Half spectrum: for real images |F[k, l]| = |F[-k, -l]| (torch's full fft2 of real input fills that half by
-    # conjugation, so the magnitudes are bit-identical), so column l stands for columns l and W - l too. Columns 0 and
-    # W / 2 (even W) have no twin. Same counts as the full spectrum at half the cost.
-    twins = torch.full((width // 2 + 1,), 2, dtype=torch.int64, device=device)
+    shape, dtype = tuple(images.shape), images.dtype
+    if len(shape) == 2:
+        images = images[None]
+    if len(shape) not in (2, 3) or str(dtype) in ("bool", "torch.bool") or "complex" in str(dtype):
+        raise ValueError(f"FDBM needs real grey images [H, W] or [T, H, W], got {shape} {dtype}")
+    height, width = images.shape[-2:]
+    twins = np.full(width // 2 + 1, 2, np.int64)
     twins[0] = 1
     if width % 2 == 0:
         twins[-1] = 1
-    counts = []
-    for chunk in tensor.split(CHUNK_FRAMES):  # frames are independent; small chunks avoid huge complex buffers
-        magnitude = torch.fft.rfft2(chunk.to(device=device, dtype=torch.float64)).abs()
-        peak = magnitude.amax(dim=(-2, -1), keepdim=True)
-        counts.append(((magnitude > peak / THRESHOLD_RATIO).sum(dim=-2) * twins).sum(dim=-1))
-    above = torch.cat(counts) if counts else torch.zeros(0, dtype=torch.int64, device=device)
-    return above.to(torch.float64) / (tensor.shape[-2] * tensor.shape[-1])
+    counts = np.zeros(len(images), np.int64)
+    for start in range(0, len(images), CHUNK_FRAMES):  # small chunks keep the spectra in cache
+        chunk = images[start : start + CHUNK_FRAMES]
+        if on_numpy(device, images):
+            magnitude = np.abs(scipy.fft.rfft2(np.array(chunk, np.float64), overwrite_x=True))
+            above = magnitude > magnitude.max(axis=(-2, -1), keepdims=True) / THRESHOLD_RATIO
+            per_column = above.sum(axis=-2)
+        else:
+            import torch
+
+            spectrum = torch.fft.rfft2(torch.as_tensor(chunk).to(device, torch.float64)).abs()
+            above = spectrum > spectrum.amax(dim=(-2, -1), keepdim=True) / THRESHOLD_RATIO
+            per_column = above.sum(dim=-2).cpu().numpy()
+        counts[start : start + CHUNK_FRAMES] = per_column @ twins
+    return counts / (height * width)
 
 
 VARIANTS: dict[str, dict[str, str]] = {

@@ -12,26 +12,30 @@ K1 = 0.01, K2 = 0.03, and the data range is explicit (255 for uint8 frames; a gu
 in DIF-Gaussian#4). As scikit-image does, the SSIM map is averaged over the pixels whose window lies inside the frame
 (a border of the window radius is left out) and, for RGB, over channels. Reference implementation:
 https://github.com/scikit-image/scikit-image (``skimage/metrics/_structural_similarity.py``). Deviations: none in
-the formula; filtering is done in torch, batched over frames (channels last), on CPU or CUDA, from the moments of
-``x + y`` and ``x - y`` (four filtered maps instead of five). The Gaussian window is filtered in float32 on data
-centred on each frame's mean (variances ignore the shift; the means get it back), for speed: agreement <= 2e-7 on
-GRID frames, ~1e-6 at worst on synthetic frames of large flat areas at far-apart levels (issue 3 asks 1e-5). The
-uniform window sums are exact float64 cumulative sums (~1e-14). The function is not differentiable (in-place).
+the formula; the moments come from ``x + y`` and ``x - y`` (four filtered maps instead of five). On the CPU each
+frame is filtered with OpenCV (``sepFilter2D``, ``boxFilter``; no torch import), on CUDA (or for torch tensors) in
+torch, batched over frames (channels last). The Gaussian window is filtered in float32 on data centred on each
+frame's mean (variances ignore the shift; the means get it back), for speed: agreement <= 3e-7 on GRID frames, ~1e-6
+at worst on synthetic frames of large flat areas at far-apart levels (issue 3 asks 1e-5). The uniform window sums
+are exact float64 running sums (~1e-14). The function is not differentiable.
 Colour, regions and the length policy are those of :mod:`metrics.psnr` (default RGB; ``ssim-grey`` scores
 OpenCV-style luma as fae does, though fae itself uses ``sewar``'s SSIM, not reproduced here).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
+import cv2
 import numpy as np
-import torch
 
 import metrics
-from metrics._frames import as_batch, check_choice, check_pair
+from metrics._frames import as_batch, check_choice, check_pair, on_numpy, to_numpy
 from metrics._regions import check_options, paired_regions
 from metrics.base import Item, Metric, MetricError, Need, Score
+
+if TYPE_CHECKING:
+    import torch
 
 K1, K2 = 0.01, 0.03
 SIGMA = 1.5
@@ -55,11 +59,13 @@ def window_taps(window: str) -> tuple[list[float], float]:
     return [1.0 / UNIFORM_SIZE] * UNIFORM_SIZE, n / (n - 1)
 
 
-Buffers = dict[tuple[str, tuple[int, ...]], torch.Tensor]
+Buffers = dict[tuple[str, tuple[int, ...]], "torch.Tensor"]
 
 
 def _buffer(buffers: Buffers, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
     """A tensor reused across batches: fresh megabyte-sized allocations cost page faults on every batch."""
+    import torch
+
     key = (name, shape)
     if key not in buffers:
         buffers[key] = torch.empty(shape, dtype=like.dtype, device=like.device)
@@ -68,6 +74,8 @@ def _buffer(buffers: Buffers, name: str, shape: tuple[int, ...], like: torch.Ten
 
 def _filter_valid(maps: torch.Tensor, taps: list[float], buffers: Buffers) -> torch.Tensor:
     """Separable filtering of ``[..., H, W, C]`` keeping only outputs whose window lies inside (no padding)."""
+    import torch
+
     k = len(taps)
     for dim in (-3, -2):  # channels last: each shifted slice is one long contiguous run per row
         size = maps.shape[dim] - k + 1
@@ -90,34 +98,92 @@ def _box_valid(maps: torch.Tensor, size: int) -> torch.Tensor:
         window = total.narrow(dim, size - 1, n - size + 1).clone()
         window.narrow(dim, 1, n - size).sub_(total.narrow(dim, 0, n - size))
         maps = window
-    return maps.div_(size * size)
+    return maps / (size * size)
+
+
+def _ssim_map(moments: Any, shifts: Any, cov_norm: float, data_range: float) -> Any:
+    """The SSIM map from the window means of ``u = x + y - shift_u``, ``v = x - y - shift_v`` and their squares.
+
+    ``4 mu_x mu_y = mu_u^2 - mu_v^2`` and ``4 cov_xy = var_u - var_v`` (likewise ``2 (mu_x^2 + mu_y^2) = mu_u^2 +
+    mu_v^2``), so these four maps give every term, and the factors of 2 cancel against doubled constants. Works on
+    numpy arrays and torch tensors alike; the moment maps are overwritten (in-place arithmetic keeps them in cache).
+    """
+    mu_u, mu_v, uu, vv = moments
+    uu -= mu_u * mu_u  # var_u: variances ignore the shift
+    vv -= mu_v * mu_v
+    mu_u += shifts[0]
+    mu_u *= mu_u  # (mu_x + mu_y)^2
+    mu_v += shifts[1]
+    mu_v *= mu_v  # (mu_x - mu_y)^2
+    c1, c2 = 2 * (K1 * data_range) ** 2, 2 * (K2 * data_range) ** 2
+    if cov_norm != 1.0:
+        uu *= cov_norm
+        vv *= cov_norm
+    luminance = mu_u - mu_v
+    luminance += c1  # 2 (2 mu_x mu_y + C1)
+    mu_u += mu_v
+    mu_u += c1  # 2 (mu_x^2 + mu_y^2 + C1)
+    luminance /= mu_u
+    contrast = uu - vv
+    contrast += c2  # 2 (2 cov_xy + C2)
+    uu += vv
+    uu += c2  # 2 (var_x + var_y + C2)
+    contrast /= uu
+    luminance *= contrast
+    return luminance
 
 
 def _ssim_batch(
     x: torch.Tensor, y: torch.Tensor, taps: list[float], cov_norm: float, data_range: float, buffers: Buffers
 ) -> torch.Tensor:
-    """Per-frame SSIM of ``[N, H, W, C]`` batches (channels last), averaged over the valid pixels and channels."""
+    """Per-frame SSIM of ``[N, H, W, C]`` tensors (channels last), averaged over the valid pixels and channels."""
+    import torch
+
     maps = _buffer(buffers, "maps", (4, *x.shape), x)
-    u, v, uu, vv = maps  # filtering x+y, x-y and their squares gives every moment SSIM needs with four filters
+    u, v, uu, vv = maps
     torch.add(x, y, out=u)
     torch.sub(x, y, out=v)
-    # Variances and covariance ignore a constant shift: centring each frame on a rounded (sub-sampled) mean keeps
-    # the squares small, so float32 filtering loses little to cancellation; the means get their shift back below.
-    shift_u, shift_v = (m[:, ::4, ::4].mean(dim=(1, 2, 3), keepdim=True).round_() for m in (u, v))
-    torch.mul(u.sub_(shift_u), u, out=uu)
-    torch.mul(v.sub_(shift_v), v, out=vv)
+    # centring each frame on a rounded (sub-sampled) mean keeps the squares small, so float32 filtering loses little
+    # to cancellation; the means get their shift back in _ssim_map
+    shifts = [m[:, ::4, ::4].mean(dim=(1, 2, 3), keepdim=True).round_() for m in (u, v)]
+    torch.mul(u.sub_(shifts[0]), u, out=uu)
+    torch.mul(v.sub_(shifts[1]), v, out=vv)
     uniform = len(set(taps)) == 1
-    mu_u, mu_v, uu, vv = _box_valid(maps, len(taps)) if uniform else _filter_valid(maps, taps, buffers)
-    var_u, var_v = uu.addcmul_(mu_u, mu_u, value=-1), vv.addcmul_(mu_v, mu_v, value=-1)
-    mu_u2, mu_v2 = mu_u.add_(shift_u).square_(), mu_v.add_(shift_v).square_()
-    c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    scratch = _buffer(buffers, "scratch", (2, *mu_u.shape), mu_u)
-    luminance_num = torch.sub(mu_u2, mu_v2, out=scratch[0]).mul_(0.5).add_(c1)  # 2 mu_x mu_y + C1
-    luminance_den = mu_u2.add_(mu_v2).mul_(0.5).add_(c1)  # mu_x^2 + mu_y^2 + C1
-    contrast_num = torch.sub(var_u, var_v, out=scratch[1]).mul_(0.5 * cov_norm).add_(c2)  # 2 cov_xy + C2
-    contrast_den = var_u.add_(var_v).mul_(0.5 * cov_norm).add_(c2)  # var_x + var_y + C2
-    ssim_map = luminance_num.mul_(contrast_num).div_(luminance_den.mul_(contrast_den))
-    return ssim_map.mean(dim=(1, 2), dtype=torch.float64).mean(dim=-1)
+    moments = _box_valid(maps, len(taps)) if uniform else _filter_valid(maps, taps, buffers)
+    return _ssim_map(moments, shifts, cov_norm, data_range).mean(dim=(1, 2), dtype=torch.float64).mean(dim=-1)
+
+
+def _ssim_frames(
+    generated: np.ndarray, reference: np.ndarray, taps: list[float], cov_norm: float, data_range: float
+) -> np.ndarray:
+    """Per-frame SSIM of ``[T, H, W, C]`` numpy frames, filtered frame by frame with OpenCV.
+
+    Each map is filtered and combined at full size; the border whose window leaves the frame is cut off at the mean.
+    The maps live in buffers reused from frame to frame (fresh megabyte-sized arrays cost page faults every frame).
+    """
+    uniform = len(set(taps)) == 1
+    dtype = np.float64 if uniform else np.float32  # exact box sums; float32 halves the traffic
+    k, r = len(taps), len(taps) // 2
+    kernel = np.asarray(taps, dtype)
+    shape = generated.shape[1:] if generated.shape[-1] > 1 else generated.shape[1:3]  # OpenCV drops a lone channel
+    u, v, square, *filtered = (np.empty(shape, dtype) for _ in range(7))
+    values = np.empty(len(generated), np.float64)
+    for t, (x, y) in enumerate(zip(generated, reference, strict=True)):
+        np.add(x.reshape(shape), y.reshape(shape), out=u, dtype=dtype)
+        np.subtract(x.reshape(shape), y.reshape(shape), out=v, dtype=dtype)
+        shifts = [np.round(m[::4, ::4].mean(dtype=dtype)) for m in (u, v)]
+        u -= shifts[0]
+        v -= shifts[1]
+        for source, out in zip((u, v, np.multiply(u, u, out=square), None), filtered, strict=True):
+            source = np.multiply(v, v, out=square) if source is None else source
+            if uniform:
+                cv2.boxFilter(source, -1, (k, k), dst=out, normalize=False, borderType=cv2.BORDER_REFLECT)
+                out /= k * k
+            else:
+                cv2.sepFilter2D(source, -1, kernel, kernel, dst=out, borderType=cv2.BORDER_REFLECT)
+        ssim_map = _ssim_map(filtered, shifts, cov_norm, data_range)  # contiguous maps: twice as fast as on the crop
+        values[t] = ssim_map[r:-r, r:-r].mean(dtype=np.float64)  # the same pixel count in every channel
+    return values
 
 
 def ssim(
@@ -128,17 +194,17 @@ def ssim(
     window: Literal["gaussian", "uniform"] = "gaussian",
     device: str = "cpu",
     batch_size: int | None = None,
-) -> torch.Tensor:
-    """Per-frame SSIM, float64 ``[T]``; equals ``skimage.metrics.structural_similarity`` frame by frame.
+) -> np.ndarray:
+    """Per-frame SSIM, float64 numpy ``[T]``; equals ``skimage.metrics.structural_similarity`` frame by frame.
 
     Args:
         generated: frames ``[T, H, W]`` or ``[T, H, W, C]`` (channels last; any real dtype).
         reference: frames of the same shape.
         data_range: the span of pixel values, 255 for uint8 frames.
         window: ``"gaussian"`` (sigma 1.5, 11x11, Wang et al.) or ``"uniform"`` (7x7, scikit-image's default).
-        device: torch device.
-        batch_size: frames filtered at once (small batches stay in cache; the result does not depend on it). None:
-            as many frames as fit in :data:`BATCH_VALUES` values (4 frames of 96x96 RGB, 1 frame of 360x288).
+        device: torch device; numpy frames on the CPU are filtered with OpenCV, frame by frame.
+        batch_size: frames filtered at once in torch (small batches stay in cache; the result does not depend on it).
+            None: as many frames as fit in :data:`BATCH_VALUES` values (4 frames of 96x96 RGB, 1 frame of 360x288).
 
     Raises:
         MetricError: frames smaller than the window.
@@ -155,6 +221,11 @@ def ssim(
     height, width = generated.shape[1:3]
     if min(height, width) < len(taps):
         raise MetricError(f"frames of {height}x{width} are smaller than the {len(taps)}x{len(taps)} SSIM window")
+    if on_numpy(device, generated, reference):
+        frames = _channels_last(np.asarray(generated)), _channels_last(np.asarray(reference))
+        return _ssim_frames(*frames, taps, cov_norm, data_range)
+    import torch
+
     if batch_size is None:
         batch_size = BATCH_VALUES // max(int(np.prod(generated.shape[1:])), 1)
     step = max(int(batch_size), 1)
@@ -166,7 +237,16 @@ def ssim(
         x = as_batch(generated[start:stop], device, dtype, channels_last=True)
         y = as_batch(reference[start:stop], device, dtype, channels_last=True)
         values.append(_ssim_batch(x, y, taps, cov_norm, data_range, buffers))
-    return torch.cat(values)
+    return to_numpy(torch.cat(values))
+
+
+def _channels_last(frames: np.ndarray) -> np.ndarray:
+    """``[T, H, W]`` or ``[T, H, W, C]`` frames as contiguous ``[T, H, W, C]`` (OpenCV filters each channel)."""
+    if frames.ndim == 3:
+        frames = frames[..., None]
+    if frames.ndim != 4:
+        raise ValueError(f"frames must be [T, H, W] or [T, H, W, C], got shape {frames.shape}")
+    return np.ascontiguousarray(frames)
 
 
 VARIANTS: dict[str, dict[str, str]] = {

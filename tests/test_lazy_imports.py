@@ -68,3 +68,19 @@ def test_every_builtin_name_has_its_home() -> None:
         if not target.__module__.startswith("metrics."):
             continue  # a plugin's metric
         assert target.__module__ == f"metrics.{metrics.HOMES[name.split('-', 1)[0]]}", name
+
+
+def test_weight_free_evaluation_on_the_cpu_imports_no_torch(grid_paths, tmp_path) -> None:
+    """``talkbench evaluate`` with psnr, ssim, cpbd, fdbm and lmd on a real GRID pair never imports torch (nor pandas):
+    these metrics run on numpy, OpenCV, SciPy and dlib on the CPU, and torch's import alone was 1.5 s of such a run.
+    """
+    generated = tmp_path / "generated"
+    generated.mkdir()
+    (generated / grid_paths[0].name).symlink_to(grid_paths[0])
+    argv = ["evaluate", "--generated", str(generated), "--reference", str(grid_paths[0].parent), "--metrics",
+            "psnr,ssim,cpbd,fdbm,lmd", "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"]  # fmt: skip
+    cache = str(tmp_path / "cache")
+    code = f"import os\nos.environ['TALKBENCH_CACHE'] = {cache!r}\nimport bench.cli\nassert bench.cli.main({argv!r}) == 0"
+    loaded = modules_after(code)
+    assert "bench.evaluate" in loaded and "metrics.lmd" in loaded and "dlib" in loaded
+    assert not loaded & {"torch", "pandas"}, sorted(loaded & {"torch", "pandas"})

@@ -76,3 +76,13 @@ def test_refuses_colour_or_complex_input():
         fdbm(np.zeros((2, 8, 8, 3)))
     with pytest.raises(ValueError, match="grey"):
         fdbm(np.zeros((8, 8), np.complex128))
+
+
+def test_torch_path_counts_the_same_coefficients():
+    """Torch tensors (the CUDA path, here on the CPU) count exactly the coefficients that scipy's FFT counts."""
+    torch = pytest.importorskip("torch")
+    generated, _ = consecutive_pair(3)
+    frames = grey(generated)
+    ours = fdbm(frames)
+    np.testing.assert_array_equal(fdbm(torch.from_numpy(frames)), ours)
+    assert ours == pytest.approx([transcription(f) for f in frames], abs=1e-15)

@@ -113,3 +113,16 @@ def test_face_region_scores_aligned_crops_and_counts_frames_without_a_face():
     ]
     assert result.ok and result.frames == 5 and result.extras["frames_no_face"] == 1
     assert result.value == pytest.approx(float(np.mean(expected)), abs=1e-10)
+
+
+def test_numpy_frames_give_numpy_and_tensors_give_tensors():
+    """Numpy frames on the CPU stay in numpy (no torch); tensors go through torch, differentiably, to the same values."""
+    torch = pytest.importorskip("torch")
+    generated, reference = consecutive_pair(3)
+    ours = psnr(generated, reference, data_range=255)
+    tensor = torch.tensor(generated, dtype=torch.float64, requires_grad=True)
+    via_torch = psnr(tensor, torch.from_numpy(reference), data_range=255)
+    assert isinstance(ours, np.ndarray) and isinstance(via_torch, torch.Tensor) and via_torch.requires_grad
+    np.testing.assert_allclose(via_torch.detach().numpy(), ours, rtol=1e-14, atol=0)
+    floats = psnr(generated.astype(np.float32), reference.astype(np.float32), data_range=255)
+    np.testing.assert_allclose(floats, ours, rtol=1e-14, atol=0)

@@ -52,7 +52,7 @@ class TestSSIMGrey(TestSSIM):
 
 def test_agrees_with_skimage_within_1e5_on_another_speaker():
     generated, reference = consecutive_pair(3, "swwp2s", start=40)
-    ours = ssim(generated, reference, data_range=255).numpy()
+    ours = ssim(generated, reference, data_range=255)
     expected = [
         structural_similarity(g, r, data_range=255, channel_axis=-1, **WANG) for g, r in zip(generated, reference, strict=True)
     ]
@@ -70,7 +70,7 @@ def test_float32_path_agrees_within_1e6_on_flat_frames(level, shift):
     generated = np.full_like(reference, level + shift)
     generated[:, 10:20, 5:9] = max(level - 40, 0)  # a small patch: SSIM is neither 0 nor 1
     generated[1] = np.clip(generated[1].astype(int) + shift, 0, 255)  # a second brightness step
-    ours = ssim(generated, reference, data_range=255).numpy()
+    ours = ssim(generated, reference, data_range=255)
     expected = [
         structural_similarity(g, r, data_range=255, channel_axis=-1, **WANG) for g, r in zip(generated, reference, strict=True)
     ]
@@ -78,14 +78,12 @@ def test_float32_path_agrees_within_1e6_on_flat_frames(level, shift):
 
 
 def test_batch_size_does_not_change_values():
-    generated, reference = consecutive_pair(5)
+    """``batch_size`` groups frames in the torch path (CUDA, or torch tensors); the values do not depend on it."""
+    torch = pytest.importorskip("torch")
+    generated, reference = (torch.from_numpy(f) for f in consecutive_pair(5))
     a = ssim(generated, reference, data_range=255, batch_size=1)
     b = ssim(generated, reference, data_range=255, batch_size=64)
-    assert torch_equal(a, b)
-
-
-def torch_equal(a, b) -> bool:
-    return bool((a == b).all())
+    assert (a == b).all()
 
 
 def test_identical_frames_score_one_and_data_range_matters():
@@ -139,3 +137,23 @@ def test_a_clip_without_any_face_fails_with_a_reason():
     blank = np.zeros_like(generated)
     result = metrics.create("ssim-face")(Item(named_clip(blank, "blank"), named_clip(reference, "ref")))
     assert not result.ok and "no face" in result.reason and "blank" in result.reason
+
+
+@pytest.mark.parametrize("window", ["gaussian", "uniform"])
+def test_torch_tensors_give_the_opencv_values(window):
+    """Torch tensors take the torch path (CUDA's, here on the CPU); numpy frames on the CPU are filtered with OpenCV.
+
+    Both agree with each other and, through the tests above, with scikit-image.
+    """
+    torch = pytest.importorskip("torch")
+    generated, reference = consecutive_pair(3)
+    ours = ssim(generated, reference, data_range=255, window=window)
+    via_torch = ssim(torch.from_numpy(generated), torch.from_numpy(reference), data_range=255, window=window)
+    assert isinstance(ours, np.ndarray) and isinstance(via_torch, np.ndarray)
+    np.testing.assert_allclose(via_torch, ours, atol=1e-6 if window == "gaussian" else 1e-12, rtol=0)
+    grey_frames = grey(generated), grey(reference)
+    np.testing.assert_allclose(
+        ssim(*grey_frames, data_range=255, window=window),
+        ssim(*(torch.from_numpy(f) for f in grey_frames), data_range=255, window=window),
+        atol=1e-6 if window == "gaussian" else 1e-12, rtol=0,
+    )  # fmt: skip

@@ -142,11 +142,6 @@ class Evaluator:
         self.set_frames: dict[str, int] = {name: 0 for name in self.set_metrics}
         self.set_skipped: dict[str, int] = {}  # videos each set-level metric had to leave out
 
-    def prepare(self) -> None:
-        """Let every metric load its models now (:meth:`Metric.prepare`) rather than at the first item."""
-        for metric in self.metrics.values():
-            metric.prepare()
-
     def add(self, item: Item) -> VideoRow:
         """Score one item with every per-item metric and feed it to the set-level ones."""
         values: dict[str, float] = {}
@@ -311,7 +306,7 @@ def iter_rows(
 
         rows = parallel_rows(todo, evaluator, config, workers)
     else:
-        rows = prefetched_rows(todo, evaluator, config)
+        rows = (score_spec(spec, evaluator, config) for spec in todo)
     for spec in specs:
         if spec.video in done:
             yield spec, done[spec.video], False
@@ -321,42 +316,11 @@ def iter_rows(
 
 def score_spec(spec: ItemSpec, evaluator: Evaluator, config: EvalConfig) -> VideoRow:
     """Load one video and score it; a video that cannot be loaded gives a failed row with the reason."""
-    return score_loaded(spec, load_spec(spec, config), evaluator)
-
-
-def load_spec(spec: ItemSpec, config: EvalConfig) -> Item | MediaError | FileNotFoundError:
-    """The spec's item, or the error that says why it cannot be loaded (scored as a failed row)."""
     try:
-        return spec.load(config)
+        item = spec.load(config)
     except (MediaError, FileNotFoundError) as exc:
-        return exc
-
-
-def score_loaded(spec: ItemSpec, loaded: Item | MediaError | FileNotFoundError, evaluator: Evaluator) -> VideoRow:
-    """Score a loaded item; a load error gives a failed row with the reason."""
-    if isinstance(loaded, Exception):
-        return failed_row(spec, list(evaluator.item_metrics), str(loaded))
-    return evaluator.add(loaded)
-
-
-def prefetched_rows(specs: Sequence[ItemSpec], evaluator: Evaluator, config: EvalConfig) -> Iterator[VideoRow]:
-    """:func:`score_spec` of each spec in order, the next video decoding in a background thread meanwhile.
-
-    FFmpeg decodes without Python's lock, so on two or more cores the decoding of video k + 1 overlaps the metrics
-    of video k, and the metrics load their models while the first video decodes. At most one video is loaded ahead.
-    """
-    if not specs:
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="talkbench-load") as pool:
-        pending = pool.submit(load_spec, specs[0], config)
-        evaluator.prepare()
-        for k, spec in enumerate(specs):
-            loaded = pending.result()
-            if k + 1 < len(specs):
-                pending = pool.submit(load_spec, specs[k + 1], config)
-            yield score_loaded(spec, loaded, evaluator)
+        return failed_row(spec, list(evaluator.item_metrics), str(exc))
+    return evaluator.add(item)
 
 
 def summarize(rows: Sequence[VideoRow], evaluator: Evaluator, config: EvalConfig) -> dict[str, Any]:

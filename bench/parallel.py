@@ -10,6 +10,7 @@ outputs keep their guarantees. Set-level metrics (FID, KID) accumulate over the 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -54,13 +55,18 @@ def parallel_rows(specs: Sequence[ItemSpec], evaluator: Evaluator, config: EvalC
 
 
 def _start_worker(entries: list[Any], config: EvalConfig) -> None:
-    """One library thread (the workers are the parallelism); the parent's metrics, registered here if missing."""
-    global _WORKER
-    import torch
+    """One library thread (the workers are the parallelism); the parent's metrics, registered here if missing.
 
-    torch.set_num_threads(1)
-    if "cv2" in sys.modules:
-        sys.modules["cv2"].setNumThreads(1)
+    torch is not imported for this (2 s of CPU per worker, and the weight-free metrics never need it): OpenMP reads
+    ``OMP_NUM_THREADS`` when torch or anything else starts its thread pool.
+    """
+    global _WORKER
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    import cv2
+
+    cv2.setNumThreads(1)
     from bench.evaluate import Evaluator
 
     for entry in entries:

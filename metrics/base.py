@@ -143,13 +143,6 @@ class Metric(ABC):
     def score(self, item: Item) -> Score:
         """Score one item; raise :class:`MetricError` when it cannot be scored."""
 
-    def prepare(self) -> None:
-        """Load what scoring will need (model files) ahead of the first item; by default nothing.
-
-        The harness calls it while the first video decodes in the background, so the loading overlaps the decoding.
-        """
-        return None
-
     def __call__(self, item: Item) -> Score:
         """Score ``item``, recording a missing input or a :class:`MetricError` as a failed score."""
         missing = [need.value for need in sorted(self.needs, key=lambda n: n.value) if not item.has(need)]

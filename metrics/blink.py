@@ -27,7 +27,7 @@ from typing import ClassVar, Literal, NamedTuple
 import numpy as np
 from scipy.signal import find_peaks
 
-from bench.faces import TrackSettings, eye_aspect_ratio, load_models, track
+from bench.faces import TrackSettings, eye_aspect_ratio, track
 from metrics import variants
 from metrics.base import Item, Metric, MetricError, Score
 
@@ -163,10 +163,6 @@ class Blinks(Metric):
         self.statistic = statistic
         self.detector = detector
         self.min_coverage = min_coverage
-
-    def prepare(self) -> None:
-        """Load the face tracker's dlib models (while the first video decodes)."""
-        load_models(TrackSettings())
 
     def score(self, item: Item) -> Score:
         """Track the face, compute EAR, detect blinks and return the chosen statistic."""

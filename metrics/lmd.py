@@ -22,7 +22,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from bench.faces import MOUTH, FaceTrack, TrackSettings, alignment_transforms, load_models, track, transform_points
+from bench.faces import MOUTH, FaceTrack, TrackSettings, alignment_transforms, track, transform_points
 from bench.media import Clip
 from metrics import variants
 from metrics.base import Item, Metric, MetricError, Need, Score
@@ -109,10 +109,6 @@ class LMD(Metric):
         self.size = size
         self.centre = centre
         self.distance = distance
-
-    def prepare(self) -> None:
-        """Load the face tracker's dlib models (while the first video decodes)."""
-        load_models(TrackSettings())
 
     def score(self, item: Item) -> Score:
         """Track both videos, compare their mouth landmarks frame by frame."""

@@ -32,7 +32,7 @@ import numpy as np
 
 import metrics
 from bench.audio import loudness_envelope, num_video_frames
-from bench.faces import TrackSettings, load_models, mouth_opening, track
+from bench.faces import TrackSettings, mouth_opening, track
 from metrics.base import Item, Metric, MetricError, Need, Score
 from metrics.blink import fill_gaps
 
@@ -203,10 +203,6 @@ class _MouthSyncMetric(Metric):
         except ValueError as exc:
             raise MetricError(f"{item.video_id}: {exc}") from None
         return MouthSyncResult(peak, offset, used, max_offset, float(found.mean()), spread, False, tuple(curve.tolist()))
-
-    def prepare(self) -> None:
-        """Load the face tracker's dlib models (while the first video decodes)."""
-        load_models(TrackSettings())
 
     def score(self, item: Item) -> Score:
         """Score one item (see the class docstring)."""

@@ -13,7 +13,7 @@ from bench.faces.detect import detect_faces, models_dir
 from bench.faces.embedding import EMBED_DIM, FaceNotFoundError, embed, embed_image
 from bench.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, STABLE_POINTS, eye_aspect_ratio, mouth_opening, predict_landmarks
 from bench.faces.template import MEAN_FACE
-from bench.faces.tracking import NO_FACE, FaceTrack, TrackSettings, load_models, track
+from bench.faces.tracking import NO_FACE, FaceTrack, TrackSettings, track
 
 __all__ = [
     "EMBED_DIM",
@@ -35,7 +35,6 @@ __all__ = [
     "embed_image",
     "eye_aspect_ratio",
     "face_track_crops",
-    "load_models",
     "models_dir",
     "mouth_crops",
     "mouth_opening",

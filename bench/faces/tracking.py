@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from bench.faces.cache import load_or_compute
-from bench.faces.detect import DetectorName, auto_upsample, box_iou, detect_faces, dlib_model, to_gray
+from bench.faces.detect import DetectorName, auto_upsample, box_iou, detect_faces, to_gray
 from bench.faces.landmarks import landmark_box, predict_landmarks
 from bench.media import Clip
 
@@ -207,13 +207,6 @@ class _Tracker:
                 out["boxes"][t], out["landmarks"][t] = result
                 found[t], out["reasons"][t], previous = True, "", result[1]
                 t -= 1
-
-
-def load_models(settings: TrackSettings | None = None) -> None:
-    """Load the dlib models :func:`track` uses with ``settings`` (detector, 68-point predictor), about 1 s."""
-    settings = settings or TrackSettings()
-    dlib_model(settings.detector)
-    dlib_model("landmarks")
 
 
 def track(clip: Clip, settings: TrackSettings | None = None, *, cache: bool = True) -> FaceTrack:

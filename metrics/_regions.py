@@ -99,6 +99,8 @@ def _no_frames(what: str, region: str, total: int) -> MetricError:
 def single_region(clip: Clip, region: str, colour: str = "grey") -> RegionFrames:
     """The region of one clip's frames where it was found, for no-reference metrics."""
     frames, found = clip_region(clip, region)
+    if region in ("full", "lower-half"):  # every frame counts
+        return RegionFrames(_colour(frames, colour), None, region)
     if not found.any():
         raise _no_frames(clip.name, region, clip.num_frames)
     return RegionFrames(_colour(_kept(frames, found), colour), None, region, no_face=int((~found).sum()))
@@ -124,12 +126,15 @@ def paired_regions(item: Item, region: str, colour: str = "rgb", length_mismatch
     if region in ("full", "lower-half"):
         check_same_size(generated.size, reference.size, what)
     n = paired_length(generated.num_frames, reference.num_frames, length_mismatch, what)
+    truncated = max(generated.num_frames, reference.num_frames) - n
+    if region in ("full", "lower-half"):  # every frame counts: no face masks (a per-call cost on short clips)
+        frames = (clip_region(clip, region)[0][:n] for clip in (generated, reference))
+        return RegionFrames(*(_colour(f, colour) for f in frames), region, no_face=0, truncated=truncated)
     gen_frames, gen_found = clip_region(generated, region)
     ref_frames, ref_found = clip_region(reference, region)
     found = gen_found[:n] & ref_found[:n]
     if not found.any():
         raise _no_frames(what, region, n)
-    truncated = max(generated.num_frames, reference.num_frames) - n
     return RegionFrames(
         _colour(_kept(gen_frames[:n], found), colour),
         _colour(_kept(ref_frames[:n], found), colour),

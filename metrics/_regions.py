@@ -128,8 +128,8 @@ def paired_regions(item: Item, region: str, colour: str = "rgb", length_mismatch
     n = paired_length(generated.num_frames, reference.num_frames, length_mismatch, what)
     truncated = max(generated.num_frames, reference.num_frames) - n
     if region in ("full", "lower-half"):  # every frame counts: no face masks (a per-call cost on short clips)
-        frames = (clip_region(clip, region)[0][:n] for clip in (generated, reference))
-        return RegionFrames(*(_colour(f, colour) for f in frames), region, no_face=0, truncated=truncated)
+        gen, ref = (_colour(clip_region(clip, region)[0][:n], colour) for clip in (generated, reference))
+        return RegionFrames(gen, ref, region, no_face=0, truncated=truncated)
     gen_frames, gen_found = clip_region(generated, region)
     ref_frames, ref_found = clip_region(reference, region)
     found = gen_found[:n] & ref_found[:n]

@@ -3,8 +3,8 @@
 torch is imported only by the helpers that make tensors: the CPU paths of the weight-free metrics run on numpy and
 OpenCV, so that scoring them never pays torch's import (about 1.5 s of a command-line run).
 
-Grey frames are BT.601 luma rounded to uint8 exactly as OpenCV's ``cvtColor(RGB2GRAY)`` computes it (fixed point,
-15-bit coefficients), since the field's reference scripts (fae, ATVGnet) read frames with OpenCV and convert them so.
+Grey frames are :func:`bench.media.luma.luma`: BT.601 luma rounded to uint8 exactly as OpenCV's
+``cvtColor(RGB2GRAY)`` computes it, since the field's reference scripts (fae, ATVGnet) read frames with OpenCV.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 
+from bench.media.luma import luma
 from metrics.base import MetricError
 
 if TYPE_CHECKING:
@@ -23,32 +23,13 @@ if TYPE_CHECKING:
 
 LENGTH_MISMATCH = ("truncate", "error")
 COLOURS = ("rgb", "grey")
-_LUMA_15 = np.array([9798, 19235, 3735], np.int32)  # round(2**15 * (0.299, 0.587, 0.114)), OpenCV's RGB2GRAY
-_CV_MAX_COLS = 32767  # OpenCV's SHRT_MAX limit on image width
+grey = luma  # the metrics' name for bench.media's OpenCV-exact luma
 
 
 def check_choice(option: str, value: Any, choices: Sequence[Any]) -> None:
     """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{option} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-
-
-def grey(frames: np.ndarray) -> np.ndarray:
-    """BT.601 luma of RGB uint8 frames ``[..., H, W, 3]`` as uint8 ``[..., H, W]``, bit-exact with OpenCV.
-
-    Example:
-        >>> grey(np.array([[[255, 255, 255], [255, 0, 0]]], np.uint8)).tolist()
-        [[255, 76]]
-    """
-    frames = np.asarray(frames)
-    if frames.dtype != np.uint8 or frames.shape[-1:] != (3,):
-        raise ValueError(f"grey() needs uint8 RGB frames [..., H, W, 3], got {frames.dtype} {frames.shape}")
-    if frames.size == 0 or frames.shape[-2] > _CV_MAX_COLS:
-        luma = frames.astype(np.int32) @ _LUMA_15
-        return ((luma + (1 << 14)) >> 15).astype(np.uint8)
-    # OpenCV itself on the frames stacked as one tall image: the same fixed point, ~30x faster than the int32 matmul
-    rows = np.ascontiguousarray(frames).reshape(-1, frames.shape[-2], 3)
-    return cv2.cvtColor(rows, cv2.COLOR_RGB2GRAY).reshape(frames.shape[:-1])
 
 
 def paired_length(generated: int, reference: int, policy: str, what: str) -> int:

@@ -87,6 +87,16 @@ class RegionFrames:
         return extras
 
 
+def _whole_frames(clip: Clip, region: str, colour: str) -> np.ndarray:
+    """The ``full`` or ``lower-half`` region in ``colour``.
+
+    Grey comes from the clip's memoised luma: one conversion for CPBD, FDBM, grey PSNR and SSIM and the face tracker.
+    """
+    check_choice("colour", colour, COLOURS)
+    frames = clip.grey() if colour == "grey" else clip.frames
+    return frames if region == "full" else frames[:, clip.size[0] // 2 :]
+
+
 def _colour(frames: np.ndarray, colour: str) -> np.ndarray:
     check_choice("colour", colour, COLOURS)
     return grey(frames) if colour == "grey" else frames
@@ -98,9 +108,9 @@ def _no_frames(what: str, region: str, total: int) -> MetricError:
 
 def single_region(clip: Clip, region: str, colour: str = "grey") -> RegionFrames:
     """The region of one clip's frames where it was found, for no-reference metrics."""
-    frames, found = clip_region(clip, region)
     if region in ("full", "lower-half"):  # every frame counts
-        return RegionFrames(_colour(frames, colour), None, region)
+        return RegionFrames(_whole_frames(clip, region, colour), None, region)
+    frames, found = clip_region(clip, region)
     if not found.any():
         raise _no_frames(clip.name, region, clip.num_frames)
     return RegionFrames(_colour(_kept(frames, found), colour), None, region, no_face=int((~found).sum()))
@@ -128,7 +138,7 @@ def paired_regions(item: Item, region: str, colour: str = "rgb", length_mismatch
     n = paired_length(generated.num_frames, reference.num_frames, length_mismatch, what)
     truncated = max(generated.num_frames, reference.num_frames) - n
     if region in ("full", "lower-half"):  # every frame counts: no face masks (a per-call cost on short clips)
-        gen, ref = (_colour(clip_region(clip, region)[0][:n], colour) for clip in (generated, reference))
+        gen, ref = (_whole_frames(clip, region, colour)[:n] for clip in (generated, reference))
         return RegionFrames(gen, ref, region, no_face=0, truncated=truncated)
     gen_frames, gen_found = clip_region(generated, region)
     ref_frames, ref_found = clip_region(reference, region)

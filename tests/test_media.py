@@ -358,3 +358,24 @@ def test_concurrent_reads_still_detect_damage(tmp_path: Path) -> None:
         results = list(pool.map(outcome, [good, cut] * 6))
     assert results == ["40 frames", "truncated"] * 6
     assert av.logging.get_level() == level
+
+
+def test_grey_frames_are_converted_once_per_clip(grid_paths: list[Path], tmp_path: Path, monkeypatch) -> None:
+    """CPBD, FDBM, grey PSNR and the face tracker of LMD all read the clip's one memoised luma, equal to OpenCV's."""
+    import cv2
+
+    import bench.media.luma as luma_module
+    import metrics
+    from metrics import Item
+
+    monkeypatch.setenv("TALKBENCH_CACHE", str(tmp_path))
+    clip, reference = read_clip(grid_paths[0]), read_clip(grid_paths[0])
+    calls = []
+    convert = luma_module.luma
+    monkeypatch.setattr(luma_module, "luma", lambda frames: calls.append(len(frames)) or convert(frames))
+    for name in ("cpbd", "fdbm", "psnr-grey", "lmd"):
+        assert metrics.create(name)(Item(clip, reference, video_id="x")).ok, name
+    assert calls == [clip.num_frames, reference.num_frames]  # one conversion of each clip for all four metrics
+    grey = clip.grey()
+    assert grey is clip.grey() and not grey.flags.writeable
+    np.testing.assert_array_equal(grey[7], cv2.cvtColor(clip.frames[7], cv2.COLOR_RGB2GRAY))

@@ -14,8 +14,9 @@ import threading
 from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
+
+from bench.media.luma import luma
 
 DetectorName = Literal["hog", "cnn"]
 
@@ -100,7 +101,7 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     """uint8 grayscale of an RGB frame (ITU-R 601 weights, OpenCV rounding)."""
     if frame.ndim == 2:
         return np.ascontiguousarray(frame, dtype=np.uint8)
-    return cv2.cvtColor(np.ascontiguousarray(frame[..., :3], dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+    return luma(np.asarray(frame[..., :3], dtype=np.uint8))
 
 
 def auto_upsample(height: int, width: int, min_side: int = 256) -> int:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from bench.faces.cache import load_or_compute
-from bench.faces.detect import DetectorName, auto_upsample, box_iou, detect_faces, to_gray
+from bench.faces.detect import DetectorName, auto_upsample, box_iou, detect_faces
 from bench.faces.landmarks import landmark_box, predict_landmarks
 from bench.media import Clip
 
@@ -115,8 +115,8 @@ def _patch(gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
 class _Tracker:
     """State of one pass over a clip."""
 
-    def __init__(self, frames: np.ndarray, settings: TrackSettings) -> None:
-        self.frames = frames
+    def __init__(self, frames: np.ndarray, grey: np.ndarray, settings: TrackSettings) -> None:
+        self.frames, self.grey = frames, grey
         self.s = settings
         self.upsample = settings.upsample if settings.upsample is not None else auto_upsample(*frames.shape[1:3])
         self.offset = np.zeros(4, np.float32)  # detection box minus landmark box, in landmark-box units (set on detection)
@@ -170,7 +170,7 @@ class _Tracker:
         previous: np.ndarray | None = None
         last_detection = -(10**9)
         for t in range(n):
-            gray = to_gray(self.frames[t])
+            gray = self.grey[t]
             result = None
             if previous is not None and t - last_detection < self.s.detect_every:
                 result = self.follow(gray, previous)
@@ -201,7 +201,7 @@ class _Tracker:
             previous = out["landmarks"][b]
             t = b - 1
             while t >= 0 and not found[t]:
-                result = self.follow(to_gray(self.frames[t]), previous)
+                result = self.follow(self.grey[t], previous)
                 if result is None:
                     break
                 out["boxes"][t], out["landmarks"][t] = result
@@ -226,7 +226,7 @@ def track(clip: Clip, settings: TrackSettings | None = None, *, cache: bool = Tr
     settings = settings or TrackSettings()
     if clip.num_frames == 0:
         raise ValueError(f"{clip.name}: cannot track faces in a clip with no frames")
-    arrays = load_or_compute(clip, "track", asdict(settings), lambda: _Tracker(clip.frames, settings).run(), cache)
+    arrays = load_or_compute(clip, "track", asdict(settings), lambda: _Tracker(clip.frames, clip.grey(), settings).run(), cache)
     return FaceTrack(
         boxes=arrays["boxes"],
         landmarks=arrays["landmarks"],

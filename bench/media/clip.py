@@ -99,6 +99,20 @@ class Clip:
 
         return self.memo(("content_hash",), compute)
 
+    def grey(self) -> np.ndarray:
+        """The frames' OpenCV-exact luma, uint8 ``[T, H, W]``, read-only.
+
+        Converted once per clip (:func:`bench.media.luma.luma`) for every metric and face analysis that reads grey.
+        """
+        from bench.media.luma import luma
+
+        def convert() -> np.ndarray:
+            values = luma(self.frames)
+            values.setflags(write=False)
+            return values
+
+        return self.memo(("grey",), convert)
+
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
         """Return the analysis cached under ``key`` on this clip, computing it once."""
         if key not in self._memo:

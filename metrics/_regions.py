@@ -41,10 +41,8 @@ def clip_region(clip: Clip, region: str) -> tuple[np.ndarray, np.ndarray]:
         ((2, 3, 4, 3), [True, True])
     """
     check_choice("region", region, REGIONS)
-    if region == "full":
-        return clip.frames, np.ones(clip.num_frames, bool)
-    if region == "lower-half":
-        return clip.frames[:, clip.size[0] // 2 :], np.ones(clip.num_frames, bool)
+    if region in ("full", "lower-half"):
+        return _whole_frames(clip, region, "rgb"), np.ones(clip.num_frames, bool)
     try:
         from bench import faces
     except ImportError as exc:  # pragma: no cover - bench.faces is part of the package

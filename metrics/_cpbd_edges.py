@@ -28,7 +28,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-_LOW, _HIGH = float(np.float32(0.1)), 0.2  # scikit-image's defaults; the low one goes through a C float
+LOW, HIGH = float(np.float32(0.1)), 0.2  # scikit-image's defaults; the low one goes through a C float
 _SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]) / 8.0
 _EIGHT = np.ones((3, 3), bool)
 _EPS100 = 100 * np.finfo(np.float64).eps
@@ -96,8 +96,8 @@ def port_canny(image: np.ndarray) -> np.ndarray:
     return hysteresis(*port_canny_candidates(image))
 
 
-def port_canny_candidates(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Canny's suppressed maxima above the low threshold, and where the magnitude reaches the high one."""
+def port_gradients(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-image Canny's Sobel gradients of the smoothed image: rows, columns and magnitude, float64 ``[H, W]``."""
     smoothed = _smooth(image) / _bleed_over(image.shape)
     padded = _pad_edge(smoothed)  # ndimage.sobel's "reflect"
     d_cols = padded[:, 2:] - padded[:, :-2]
@@ -107,11 +107,25 @@ def port_canny_candidates(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mag = isobel * isobel
     mag += jsobel * jsobel
     np.sqrt(mag, out=mag)
-    height, width = mag.shape
-    i, j, m = isobel[1:-1, 1:-1], jsobel[1:-1, 1:-1], mag[1:-1, 1:-1]
+    return isobel, jsobel, mag
+
+
+def _shifted(rows: slice | np.ndarray, by: int) -> slice | np.ndarray:
+    return slice(rows.start + by, rows.stop + by) if isinstance(rows, slice) else rows + by
+
+
+def suppressed_maxima(gradients: tuple[np.ndarray, np.ndarray, np.ndarray], rows: slice | np.ndarray) -> np.ndarray:
+    """Canny's non-maximum suppression on interior ``rows`` and columns, bool ``[len(rows), W - 2]``.
+
+    ``rows`` is a slice or indices, none on the border. A pixel survives where its magnitude is at least the one
+    interpolated along the gradient on both sides.
+    """
+    isobel, jsobel, mag = gradients
+    width = mag.shape[1]
+    i, j, m = isobel[rows, 1:-1], jsobel[rows, 1:-1], mag[rows, 1:-1]
 
     def at(dr: int, dc: int) -> np.ndarray:
-        return mag[1 + dr : height - 1 + dr, 1 + dc : width - 1 + dc]
+        return mag[_shifted(rows, dr), 1 + dc : width - 1 + dc]
 
     abs_i, abs_j = np.abs(i), np.abs(j)
     same = (i <= 0) == (j <= 0)  # both gradients of one sign: the diagonal through (1, 1) and (-1, -1)
@@ -122,15 +136,22 @@ def port_canny_candidates(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # the interpolated magnitude on each side, in scikit-image's order: diagonal * w + straight * (1 - w)
     down_right, up_left, up_right, down_left = at(1, 1) * w, at(-1, -1) * w, at(-1, 1) * w, at(1, -1) * w
     down, up, right, left = at(1, 0) * rest, at(-1, 0) * rest, at(0, 1) * rest, at(0, -1) * rest
-    maximum = (
+    return (
         (same & vertical & (down_right + down <= m) & (up_left + up <= m))
         | (same & ~vertical & (down_right + right <= m) & (up_left + left <= m))
         | (~same & ~vertical & (up_right + right <= m) & (down_left + left <= m))
         | (~same & vertical & (up_right + up <= m) & (down_left + down <= m))
     )
+
+
+def port_canny_candidates(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Canny's suppressed maxima above the low threshold, and where the magnitude reaches the high one."""
+    gradients = port_gradients(image)
+    mag = gradients[2]
     weak = np.zeros(mag.shape, bool)
-    weak[1:-1, 1:-1] = maximum & (m >= _LOW)
-    return weak, mag >= _HIGH
+    if min(mag.shape) >= 3:
+        weak[1:-1, 1:-1] = suppressed_maxima(gradients, slice(1, mag.shape[0] - 1)) & (mag[1:-1, 1:-1] >= LOW)
+    return weak, mag >= HIGH
 
 
 def octave_sobel(image: np.ndarray) -> np.ndarray:

@@ -35,6 +35,8 @@ BLOCK = 64
 EDGE_BLOCK_FRACTION = 0.002
 BETA = 3.6
 MAX_STEPS = 100
+BLOCK_LIMIT = EDGE_BLOCK_FRACTION * BLOCK**2  # an edge block holds more edge pixels than this
+SAMPLE_STEP = 8  # port_edge_blocks first counts strong maxima on one row in 8
 JNB_CONTRAST = 50  # block contrast up to this: just-noticeable width 5, else 3
 STYLES = ("port", "matlab")
 MATLAB_IMG1 = 0.1352566  # MATLAB end to end on reference_img1_input.txt (sharpness_LIVE_matlab.csv, img1)
@@ -129,6 +131,21 @@ def _block_counts(mask: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return _blocks(mask, rows, cols).sum(axis=(2, 3))
 
 
+def _in_blocks(edge_block: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The pixels of the given blocks, bool ``shape``: the only ones whose edge widths are pooled."""
+    out = np.zeros(shape, bool)
+    rows, cols = edge_block.shape
+    out[: rows * BLOCK, : cols * BLOCK] = edge_block.repeat(BLOCK, axis=0).repeat(BLOCK, axis=1)
+    return out
+
+
+def edge_blocks(edge_map: np.ndarray) -> np.ndarray:
+    """The 64x64 blocks (complete ones, from the top left) holding more than 0.002 x 4096 edge pixels, bool."""
+    edge_map = np.asarray(edge_map)
+    rows, cols = edge_map.shape[0] // BLOCK, edge_map.shape[1] // BLOCK
+    return _block_counts(edge_map if edge_map.dtype == bool else edge_map != 0, rows, cols) > BLOCK_LIMIT
+
+
 def port_block_edges(image: np.ndarray) -> np.ndarray:
     """An edge map with the same 64x64 edge-block decisions as the port's Canny map, tracing edges only if needed.
 
@@ -136,24 +153,42 @@ def port_block_edges(image: np.ndarray) -> np.ndarray:
     strong count is at or below the threshold while its weak count is above it.
     """
     weak, strong = edges.port_canny_candidates(image)
-    rows, cols = image.shape[0] // BLOCK, image.shape[1] // BLOCK
     sure = weak & strong
-    limit = EDGE_BLOCK_FRACTION * BLOCK**2
-    if (_block_counts(sure, rows, cols) > limit).sum() == (_block_counts(weak, rows, cols) > limit).sum():
+    if (edge_blocks(sure) == edge_blocks(weak)).all():
         return sure
     return edges.hysteresis(weak, strong)
 
 
-def pooled_sharpness(image: np.ndarray, block_edges: np.ndarray, widths: np.ndarray) -> float:
-    """The block, histogram and pooling stage: CPBD from the image, its block-deciding edges and edge widths."""
+def port_edge_blocks(image: np.ndarray) -> np.ndarray:
+    """The edge blocks of the port's Canny map (:func:`edge_blocks` of ``canny(image)``), mostly without computing it.
+
+    Canny keeps every strong suppressed maximum and at most the pixels above its low threshold, so a block with more
+    than the limit of strong maxima on a sample of its rows (one in :data:`SAMPLE_STEP`) is an edge block, and one
+    with at most the limit of pixels above the low threshold is not. Only when a block is left open by both bounds
+    is the whole map computed (:func:`port_block_edges`); on video frames the sample decides every block.
+    """
+    rows, cols = image.shape[0] // BLOCK, image.shape[1] // BLOCK
+    if rows == 0 or cols == 0:
+        return np.zeros((rows, cols), bool)
+    gradients = edges.port_gradients(image)
+    mag = gradients[2]
+    sample = (np.arange(rows)[:, None] * BLOCK + np.arange(SAMPLE_STEP // 2, BLOCK, SAMPLE_STEP)).ravel()
+    sure = np.zeros((sample.size, image.shape[1]), bool)  # the border columns are never edges
+    sure[:, 1:-1] = edges.suppressed_maxima(gradients, sample) & (mag[sample, 1:-1] >= edges.HIGH)
+    counts = sure[:, : cols * BLOCK].reshape(rows, -1, cols, BLOCK).sum(axis=(1, 3))
+    decided = counts > BLOCK_LIMIT
+    if decided.all() or (decided | (_block_counts(mag >= edges.LOW, rows, cols) <= BLOCK_LIMIT)).all():
+        return decided
+    return edge_blocks(port_block_edges(image))
+
+
+def pooled_sharpness(image: np.ndarray, edge_block: np.ndarray, widths: np.ndarray) -> float:
+    """The histogram and pooling stage: CPBD from the image, its edge blocks (:func:`edge_blocks`) and edge widths."""
     rows, cols = image.shape[0] // BLOCK, image.shape[1] // BLOCK
     if rows == 0 or cols == 0:
         warnings.warn(f"CPBD: a {image.shape[0]}x{image.shape[1]} region holds no 64x64 block", CPBDWarning, 2)
         return 0.0
     pixels = _blocks(image, rows, cols)
-    block_edges = np.asarray(block_edges)
-    edge_map = block_edges if block_edges.dtype == bool else block_edges != 0
-    edge_block = _block_counts(edge_map, rows, cols) > EDGE_BLOCK_FRACTION * BLOCK**2
     contrast = np.trunc(pixels.max(axis=(2, 3)) - pixels.min(axis=(2, 3)))
     jnb = np.where(contrast <= JNB_CONTRAST, 5.0, 3.0)
     block_widths = _blocks(widths, rows, cols)
@@ -184,10 +219,10 @@ def cpbd(image: np.ndarray, *, style: Literal["port", "matlab"] = "port") -> flo
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
     image = check_image(image)
     if style == "matlab":
-        block_edges, width_edges = edges.matlab_canny(image), edges.matlab_sobel(image)
+        edge_block, width_edges = edge_blocks(edges.matlab_canny(image)), edges.matlab_sobel(image)
     else:
-        block_edges, width_edges = port_block_edges(image), edges.octave_sobel(image)
-    return pooled_sharpness(image, block_edges, marziliano_widths(width_edges, image))
+        edge_block, width_edges = port_edge_blocks(image), edges.octave_sobel(image)
+    return pooled_sharpness(image, edge_block, marziliano_widths(width_edges & _in_blocks(edge_block, image.shape), image))
 
 
 VARIANTS: dict[str, dict[str, str]] = {

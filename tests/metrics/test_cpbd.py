@@ -23,9 +23,11 @@ from metrics.cpbd import (
     MATLAB_IMG1_DISTANCE,
     CPBDWarning,
     cpbd,
+    edge_blocks,
     marziliano_widths,
     pooled_sharpness,
     port_block_edges,
+    port_edge_blocks,
 )
 
 scipy.ndimage.imread = None  # cpbd 1.0.7 imports it; current SciPy no longer has it
@@ -86,7 +88,7 @@ def test_edge_maps_equal_the_package_ones(dump):
 
 
 def test_pooling_stage_reproduces_0_1349_from_the_matlab_intermediates(dump):
-    value = pooled_sharpness(dump["input"], dump["canny"], dump["marziliano"])
+    value = pooled_sharpness(dump["input"], edge_blocks(dump["canny"]), dump["marziliano"])
     assert value == pytest.approx(0.1349, abs=5e-5)
     assert value == pytest.approx(0.134894907, abs=1e-9)  # README: recomputed value
 
@@ -99,16 +101,10 @@ def test_matlab_sobel_reproduces_the_matlab_dump(dump):
     assert np.array_equal(edges.matlab_sobel(dump["input"]), dump["sobel"] == 1)
 
 
-def _edge_blocks(edge_map: np.ndarray) -> np.ndarray:
-    h, w = (s // 64 * 64 for s in edge_map.shape)
-    counts = (edge_map[:h, :w] != 0).reshape(h // 64, 64, w // 64, 64).sum(axis=(1, 3))
-    return counts > 0.002 * 64 * 64
-
-
 def test_matlab_canny_decides_edge_blocks_closer_to_matlab_than_the_port(dump):
-    matlab = _edge_blocks(dump["canny"])
-    ours = int((_edge_blocks(edges.matlab_canny(dump["input"])) != matlab).sum())
-    theirs = int((_edge_blocks(edges.port_canny(dump["input"])) != matlab).sum())
+    matlab = edge_blocks(dump["canny"])
+    ours = int((edge_blocks(edges.matlab_canny(dump["input"])) != matlab).sum())
+    theirs = int((edge_blocks(edges.port_canny(dump["input"])) != matlab).sum())
     assert ours <= 2 < theirs  # measured: 2 and 6 of 96 blocks
 
 
@@ -160,8 +156,43 @@ def test_edge_blocks_left_open_by_strong_maxima_are_traced_like_the_package():
     weak, strong = edges.port_canny_candidates(image)
     lower_left = (slice(64, 128), slice(0, 64))
     assert (weak & strong)[lower_left].sum() <= 8 < weak[lower_left].sum()  # undecided without hysteresis
-    ours = _edge_blocks(port_block_edges(image))
+    ours = edge_blocks(port_block_edges(image))
     from skimage.feature import canny
 
-    assert np.array_equal(ours, _edge_blocks(canny(image)))
+    assert np.array_equal(ours, edge_blocks(canny(image)))
     assert cpbd(image) == pytest.approx(port.compute(image), abs=1e-12)
+
+
+def test_edge_blocks_from_sampled_rows_equal_the_package_canny_ones(monkeypatch):
+    from skimage.feature import canny
+
+    generated, _ = consecutive_pair(2)
+    frames = list(grey(generated).astype(np.float64))
+    images = {name: image.astype(np.float64) for name, image in _skimage_images().items()}
+    for image in images.values():  # camera's sky leaves blocks to the whole map
+        assert np.array_equal(port_edge_blocks(image), edge_blocks(canny(image)))
+    expected = [edge_blocks(canny(frame)) for frame in frames]
+    monkeypatch.setattr("metrics.cpbd.port_block_edges", None)  # on GRID frames the sample decides every block
+    for frame, blocks in zip(frames, expected, strict=True):
+        assert np.array_equal(port_edge_blocks(frame), blocks)
+        assert blocks.all()  # every block of a GRID frame holds edges, even the plain background
+
+
+@pytest.mark.parametrize("case", ["line between sampled rows", "faint edge", "flat"])
+def test_edge_blocks_left_open_by_the_sample_are_decided_on_the_whole_map(case, monkeypatch):
+    from skimage.feature import canny
+
+    image = np.full((128, 192), 100.0)
+    if case == "line between sampled rows":
+        image[74:, :] += 40.0  # a horizontal step: edges on rows 73-74 only, which the row sample skips
+    elif case == "faint edge":
+        image[:, 32:] += 0.04
+        image[:8, 32:] += 20.0
+    calls = []
+    full_map = port_block_edges
+    monkeypatch.setattr("metrics.cpbd.port_block_edges", lambda im: calls.append(1) or full_map(im))
+    blocks = port_edge_blocks(image)
+    assert np.array_equal(blocks, edge_blocks(canny(image)))
+    assert len(calls) == (0 if case == "flat" else 1)  # a flat image is decided by the low-threshold bound
+    if case == "line between sampled rows":
+        assert blocks[1].all() and not blocks[0].any()

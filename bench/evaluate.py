@@ -297,8 +297,8 @@ def iter_rows(
 ) -> Iterator[tuple[ItemSpec, VideoRow, bool]]:
     """Yield ``(spec, row, new)`` for every spec, in order; finished videos are not recomputed.
 
-    With ``workers`` > 1 the videos are scored in that many forked processes (:func:`bench.parallel.parallel_rows`); the rows,
-    and so the journal, come back in input order, and every value equals the single-process one.
+    With ``workers`` > 1 the videos are scored in that many worker processes (:func:`bench.parallel.parallel_rows`);
+    the rows, and so the journal, come back in input order, and every value equals the single-process one.
     """
     todo = [spec for spec in specs if spec.video not in done]
     if workers > 1 and len(todo) > 1:
@@ -414,6 +414,8 @@ def evaluate(
     included = checkpoint.restore() if resume else set()
     mine = world.shard(specs)
     rows: list[VideoRow] = []
+    # no tqdm monitor thread (the bar moves once per video anyway): a second thread rules out forking the workers
+    tqdm.monitor_interval = 0
     bar = tqdm(total=len(mine), desc="evaluate", unit="video", disable=not progress or not world.is_main)
     for spec, row, new in iter_rows(mine, evaluator, config, done, workers):
         if not new and evaluator.set_metrics and spec.video not in included:

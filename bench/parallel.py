@@ -1,11 +1,14 @@
 """``talkbench evaluate --workers N``: score videos in N worker processes on one machine, rows in input order.
 
-The workers are spawned, not forked: a fork after the parent has run OpenMP code (torch, OpenCV) can deadlock the
-child. Each builds its own :class:`~bench.evaluate.Evaluator` from the run's config and the registry entries of its
-metrics (so metrics registered at run time, e.g. by a script, work too), runs one library thread, and gives its rows
-back in input order, which the parent journals one by one as in a single process: resume, the journal and the atomic
-outputs keep their guarantees. Set-level metrics (FID, KID) accumulate over the whole set and are refused here
-(``torchrun`` reduces their state exactly).
+The workers are forked when that is safe and spawned otherwise (:func:`start_method`): a fork copies the parent's
+imports, which saves each worker about a second of start-up, but a fork while another thread of the parent holds a
+lock (OpenMP pools of torch or OpenCV, FFmpeg's decoder threads) can deadlock the child.
+
+Each worker builds its own :class:`~bench.evaluate.Evaluator` from the run's config and the registry entries of its
+metrics (so metrics registered at run time, e.g. by a script, work too), runs one library thread and one decoder
+thread, and gives its rows back in input order, which the parent journals one by one as in a single process: resume,
+the journal and the atomic outputs keep their guarantees. Set-level metrics (FID, KID) accumulate over the whole set
+and are refused here (``torchrun`` reduces their state exactly).
 """
 
 from __future__ import annotations
@@ -49,13 +52,31 @@ def parallel_rows(specs: Sequence[ItemSpec], evaluator: Evaluator, config: EvalC
     import multiprocessing
 
     entries = [metric_registry.REGISTRY.entry(name) for name in evaluator.metrics]
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(start_method())
     with context.Pool(min(workers, len(specs)), initializer=_start_worker, initargs=(entries, config)) as pool:
         yield from pool.imap(_score_in_worker, specs, chunksize=1)
 
 
+def start_method() -> str:
+    """``"fork"`` while this process runs a single thread and has not imported torch, else ``"spawn"``.
+
+    With one thread no lock can be held by another at the fork, so the child starts in a consistent state; torch is
+    excluded because its CUDA and thread-pool state is documented as not fork-safe. Threads are counted in
+    ``/proc/self/task`` (Linux); where that cannot be read, ``"spawn"``.
+    """
+    if "torch" in sys.modules:
+        return "spawn"
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        return "spawn"
+    return "fork" if threads == 1 else "spawn"
+
+
 def _start_worker(entries: list[Any], config: EvalConfig) -> None:
-    """One library thread (the workers are the parallelism); the parent's metrics, registered here if missing.
+    """Set up a worker: one library thread and one decoder thread, and the parent's metrics registered if missing.
+
+    The workers are the parallelism; threads on top of them only compete for the same cores.
 
     torch is not imported for this (2 s of CPU per worker, and the weight-free metrics never need it): OpenMP reads
     ``OMP_NUM_THREADS`` when torch or anything else starts its thread pool.
@@ -66,8 +87,11 @@ def _start_worker(entries: list[Any], config: EvalConfig) -> None:
         sys.modules["torch"].set_num_threads(1)
     import cv2
 
-    cv2.setNumThreads(1)
     from bench.evaluate import Evaluator
+    from bench.media.io import set_decode_threads
+
+    cv2.setNumThreads(1)
+    set_decode_threads(1)
 
     for entry in entries:
         if entry.name not in metric_registry.REGISTRY._entries:

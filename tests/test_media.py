@@ -379,3 +379,29 @@ def test_grey_frames_are_converted_once_per_clip(grid_paths: list[Path], tmp_pat
     grey = clip.grey()
     assert grey is clip.grey() and not grey.flags.writeable
     np.testing.assert_array_equal(grey[7], cv2.cvtColor(clip.frames[7], cv2.COLOR_RGB2GRAY))
+
+
+def test_one_decoder_thread_gives_the_same_frames(tmp_path, monkeypatch) -> None:
+    """``--workers`` processes decode on one thread; the frames equal FFmpeg's threaded decoding, for H.264 too."""
+    from bench.media import io
+
+    rng = np.random.default_rng(3)
+    frames = np.clip(rng.normal(128, 40, (12, 64, 96, 3)), 0, 255).astype(np.uint8)
+    paths = [write_clip(tmp_path / "a.mkv", Clip(frames)), write_clip(tmp_path / "b.mp4", Clip(frames), lossless=False)]
+    threaded = [read_clip(p).frames for p in paths]
+    counts = []
+    monkeypatch.setattr(io, "_DECODE_THREADS", 0)
+    io.set_decode_threads(1)
+    original = io._decode
+
+    def spy(file, container, fps):
+        got = original(file, container, fps)
+        counts.append(got["video"].codec_context.thread_count)
+        return got
+
+    monkeypatch.setattr(io, "_decode", spy)
+    for path, expected in zip(paths, threaded, strict=True):
+        np.testing.assert_array_equal(read_clip(path).frames, expected)
+    assert counts == [1, 1]
+    with pytest.raises(ValueError, match="0 \\(automatic\\) or more"):
+        io.set_decode_threads(-1)

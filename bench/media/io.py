@@ -49,6 +49,19 @@ _FORMATS = {".mkv": "matroska", ".avi": "avi", ".mov": "mov", ".mp4": "mp4"}
 _LOSSY_FORMATS = {".mp4", ".mkv", ".mov"}
 _AUDIO_CHUNK = 1024  # samples per encoded audio frame (AAC's frame size; any size suits PCM)
 _INT_SCALE = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
+_DECODE_THREADS = 0  # FFmpeg's own choice; see set_decode_threads
+
+
+def set_decode_threads(count: int) -> None:
+    """Decoder threads per video in this process: 0 lets FFmpeg choose (the default), 1 decodes on the calling thread.
+
+    ``--workers`` processes set 1: the processes are the parallelism, and decoder threads on top of them only
+    compete for the same cores. Frames are identical either way.
+    """
+    global _DECODE_THREADS
+    if count < 0:
+        raise ValueError(f"decoder threads must be 0 (automatic) or more, got {count}")
+    _DECODE_THREADS = count
 
 
 # ----------------------------------------------------------------------------------------------------- reading
@@ -163,6 +176,8 @@ def _audio_samples(frame: av.AudioFrame) -> np.ndarray:
 def _decode(file: Path, container: av.container.InputContainer, fps: float | None) -> dict[str, Any]:
     """Demux and decode the first video stream (and the first audio stream) in one pass."""
     video = container.streams.video[0]
+    if _DECODE_THREADS:
+        video.codec_context.thread_count = _DECODE_THREADS
     audio = container.streams.audio[0] if container.streams.audio else None
     native = _rate(video) or 25.0
     # timestamp slack: one tick (containers round timestamps to it), at most a tenth of a frame interval

@@ -90,3 +90,54 @@ def test_workers_refuse_set_level_metrics(toy_metrics, toy_dirs, tmp_path) -> No
         evaluate(pair_directories(*toy_dirs), config, tmp_path / "run", progress=False, workers=2)
     with pytest.raises(ValueError, match="at least 1"):
         evaluate(pair_directories(*toy_dirs), EvalConfig(metrics=["test-mad"]), tmp_path / "r0", progress=False, workers=0)
+
+
+def _python(code: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run ``code`` in a fresh interpreter (no torch, one thread, unlike this test process); its stdout."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False,
+                          env={**os.environ, **(env or {})}, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads are counted in /proc (Linux)")
+def test_workers_fork_only_a_single_threaded_process_without_torch() -> None:
+    code = """
+import threading
+from bench.parallel import start_method
+print(start_method())
+stop = threading.Event()
+thread = threading.Thread(target=stop.wait)
+thread.start()
+print(start_method())
+stop.set()
+"""
+    assert _python(code).split() == ["fork", "spawn"]
+    assert _python("import torch\nfrom bench.parallel import start_method\nprint(start_method())").split() == ["spawn"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads are counted in /proc (Linux)")
+def test_forked_workers_equal_one_worker(grid_pairs, tmp_path, monkeypatch) -> None:
+    """The command in a fresh process forks its two workers; the table equals the one-process one byte for byte."""
+    code = """
+import sys
+import bench.parallel as parallel
+from bench.cli import main
+chosen = []
+method = parallel.start_method
+parallel.start_method = lambda: chosen.append(method()) or chosen[-1]
+code = main(sys.argv[1:])
+print(code, *chosen)
+"""
+    gen, ref = grid_pairs
+    args = ["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", DEFAULT_SUITE, "--no-progress"]
+    out = _python(code, *args, "--out", str(tmp_path / "two"), "--workers", "2",
+                  env={"TALKBENCH_CACHE": str(tmp_path / "cache-2"), "OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert out.split()[-2:] == ["0", "fork"]
+    monkeypatch.setenv("TALKBENCH_CACHE", str(tmp_path / "cache-1"))
+    cli(gen, ref, tmp_path / "one", DEFAULT_SUITE, 1)
+    assert (tmp_path / "two" / "per_video.csv").read_text() == (tmp_path / "one" / "per_video.csv").read_text()

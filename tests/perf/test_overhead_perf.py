@@ -16,8 +16,10 @@ for the workers, whose point is wall time.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -134,22 +136,26 @@ def test_cpbd_through_the_api_beats_the_package(frames, record_property) -> None
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores")
-def test_workers_speedup(grid_paths, tmp_path, record_property) -> None:
-    """8 distinct real GRID pairs, psnr/ssim/cpbd/fdbm/lmd, ``--workers 1`` then ``--workers 2`` (cold caches)."""
+def test_workers_speedup(grid_paths, tmp_path, warm_models, record_property) -> None:
+    """8 distinct real GRID pairs, psnr/ssim/cpbd/fdbm/lmd, ``--workers 1`` and ``--workers 2`` in turn, twice (each
+    run in a fresh process on a copy of the model cache, no face tracks); the best wall time of each."""
     from test_evaluate_perf import METRICS, distinct_pairs
 
     gen, ref = distinct_pairs(grid_paths, 8, tmp_path)
-    walls, tables = {}, {}
-    for workers in (1, 2):
+    walls: dict[int, float] = {1: math.inf, 2: math.inf}
+    tables = set()
+    for attempt, workers in enumerate((1, 2, 1, 2)):
+        root = tmp_path / f"run{attempt}"
+        shutil.copytree(warm_models, root / "cache")
         args = ["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", ",".join(METRICS)]
-        args += ["--out", str(tmp_path / f"run{workers}"), "--no-progress", "--workers", str(workers)]
-        env = {**os.environ, "TALKBENCH_CACHE": str(tmp_path / f"cache{workers}"), "OMP_NUM_THREADS": "1"}
+        args += ["--out", str(root / "run"), "--no-progress", "--workers", str(workers)]
+        env = {**os.environ, "TALKBENCH_CACHE": str(root / "cache"), "OMP_NUM_THREADS": "1"}
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, env=env, capture_output=True, text=True)
-        walls[workers] = time.perf_counter() - start
+        walls[workers] = min(walls[workers], time.perf_counter() - start)
         assert done.returncode == 0, done.stderr[-2000:]
-        tables[workers] = (tmp_path / f"run{workers}" / "per_video.csv").read_text()
-    assert tables[1] == tables[2]
+        tables.add((root / "run" / "per_video.csv").read_text())
+    assert len(tables) == 1  # value for value the same
     ratio = walls[1] / walls[2]
     record_property("workers_speedup", ratio)
     print(f"evaluate 8 GRID pairs: --workers 1 {walls[1]:.1f} s, --workers 2 {walls[2]:.1f} s wall: {ratio:.2f}x")

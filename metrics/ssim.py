@@ -24,6 +24,7 @@ OpenCV-style luma as fae does, though fae itself uses ``sewar``'s SSIM, not repr
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import cv2
@@ -153,20 +154,37 @@ def _ssim_batch(
     return _ssim_map(moments, shifts, cov_norm, data_range).mean(dim=(1, 2), dtype=torch.float64).mean(dim=-1)
 
 
+_MAPS = threading.local()  # this thread's frame-sized maps of the last shape scored
+
+
+def _frame_maps(shape: tuple[int, ...], dtype: type) -> list[np.ndarray]:
+    """Seven maps of one frame's shape, kept per thread from call to call.
+
+    Fresh megabyte-sized arrays cost page faults on every call (a third of the time of a one-frame call) or not,
+    as the allocator happens to reuse memory; the kept ones make a call's cost steady. Only the last shape is kept.
+    """
+    key = (shape, np.dtype(dtype))
+    kept = getattr(_MAPS, "maps", None)
+    if kept is None or kept[0] != key:
+        kept = (key, [np.empty(shape, dtype) for _ in range(7)])
+        _MAPS.maps = kept
+    return kept[1]
+
+
 def _ssim_frames(
     generated: np.ndarray, reference: np.ndarray, taps: list[float], cov_norm: float, data_range: float
 ) -> np.ndarray:
     """Per-frame SSIM of ``[T, H, W, C]`` numpy frames, filtered frame by frame with OpenCV.
 
     Each map is filtered and combined at full size; the border whose window leaves the frame is cut off at the mean.
-    The maps live in buffers reused from frame to frame (fresh megabyte-sized arrays cost page faults every frame).
+    The maps live in buffers reused from frame to frame and call to call (:func:`_frame_maps`).
     """
     uniform = len(set(taps)) == 1
     dtype = np.float64 if uniform else np.float32  # exact box sums; float32 halves the traffic
     k, r = len(taps), len(taps) // 2
     kernel = np.asarray(taps, dtype)
     shape = generated.shape[1:] if generated.shape[-1] > 1 else generated.shape[1:3]  # OpenCV drops a lone channel
-    u, v, square, *filtered = (np.empty(shape, dtype) for _ in range(7))
+    u, v, square, *filtered = _frame_maps(shape, dtype)
     values = np.empty(len(generated), np.float64)
     for t, (x, y) in enumerate(zip(generated, reference, strict=True)):
         np.add(x.reshape(shape), y.reshape(shape), out=u, dtype=dtype)

@@ -157,3 +157,19 @@ def test_torch_tensors_give_the_opencv_values(window):
         ssim(*(torch.from_numpy(f) for f in grey_frames), data_range=255, window=window),
         atol=1e-6 if window == "gaussian" else 1e-12, rtol=0,
     )  # fmt: skip
+
+
+def test_maps_kept_between_calls_do_not_leak_across_shapes_or_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    clips = [rng.integers(0, 256, (3, h, w, 3), dtype=np.uint8) for h, w in ((40, 56), (33, 41), (40, 56))]
+    refs = [np.clip(c.astype(int) + rng.integers(-20, 21, c.shape), 0, 255).astype(np.uint8) for c in clips]
+    alone = [ssim(c, r, data_range=255) for c, r in zip(clips, refs, strict=True)]
+    again = [ssim(c, r, data_range=255) for c, r in zip(clips[::-1], refs[::-1], strict=True)][::-1]
+    with ThreadPoolExecutor(3) as pool:
+        threaded = list(pool.map(lambda pair: ssim(*pair, data_range=255), zip(clips * 4, refs * 4, strict=True)))
+    for k, expected in enumerate(alone):
+        np.testing.assert_array_equal(again[k], expected)
+        for got in threaded[k::3]:
+            np.testing.assert_array_equal(got, expected)

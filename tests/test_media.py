@@ -405,3 +405,49 @@ def test_one_decoder_thread_gives_the_same_frames(tmp_path, monkeypatch) -> None
     assert counts == [1, 1]
     with pytest.raises(ValueError, match="0 \\(automatic\\) or more"):
         io.set_decode_threads(-1)
+
+
+@pytest.mark.parametrize("expected", [1, 5, 12, 40])
+def test_frames_are_gathered_in_one_array_whatever_the_header_promised(expected) -> None:
+    """The decoder's frame array grows past a short guess and gives up the spare room of a long one."""
+    from bench.media.io import _FrameArray
+
+    frames = np.random.default_rng(0).integers(0, 256, (12, 4, 6, 3), dtype=np.uint8)
+    gathered = _FrameArray(expected)
+    for frame in frames:
+        gathered.append(frame)
+    out = gathered.frames()
+    np.testing.assert_array_equal(out, frames)
+    assert out.flags["C_CONTIGUOUS"] and len(gathered) == 12
+    assert out.base is None or out.base.shape[0] <= 12 + 2  # at most two spare frames kept alive
+    assert _FrameArray(3).frames().shape == (0, 0, 0, 3)
+
+
+def test_header_frame_count_sizes_the_frame_array(grid_paths: list[Path], tmp_path) -> None:
+    from bench.media import io
+
+    sizes = []
+    original = io._FrameArray.__init__
+
+    def spy(self, expected):
+        sizes.append(expected)
+        original(self, expected)
+
+    frames = np.zeros((10, 16, 16, 3), np.uint8)
+    lossless = write_clip(tmp_path / "c.mkv", Clip(frames, fps=25.0))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(io._FrameArray, "__init__", spy)
+        assert read_clip(grid_paths[0]).num_frames == 75 and read_clip(lossless).num_frames == 10
+        read_clip(lossless, fps=50.0)
+    assert sizes == [75, 10, 20]
+
+
+def test_a_header_claiming_hours_reserves_little(monkeypatch) -> None:
+    from bench.media import io
+
+    monkeypatch.setattr(io, "_FIRST_BYTES", 4 * 6 * 3 * 5)  # room for five frames
+    gathered = io._FrameArray(10**9)  # a damaged or hostile header
+    frames = np.ones((7, 4, 6, 3), np.uint8)
+    for frame in frames:
+        gathered.append(frame)
+    np.testing.assert_array_equal(gathered.frames(), frames)

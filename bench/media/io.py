@@ -50,6 +50,7 @@ _LOSSY_FORMATS = {".mp4", ".mkv", ".mov"}
 _AUDIO_CHUNK = 1024  # samples per encoded audio frame (AAC's frame size; any size suits PCM)
 _INT_SCALE = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
 _DECODE_THREADS = 0  # FFmpeg's own choice; see set_decode_threads
+_FIRST_BYTES = 2**28  # the most a header's frame count or duration reserves before the frames come
 
 
 def set_decode_threads(count: int) -> None:
@@ -114,13 +115,47 @@ def _rate(stream: av.video.stream.VideoStream) -> float | None:
     return float(rate) if rate else None
 
 
+class _FrameArray:
+    """Frames copied one by one into a single array as they are converted, while still in cache; grown by doubling.
+
+    Collecting them in a list and stacking at the end copies every frame again from memory (40 ms for a 3-second
+    GRID clip). Sized from the header's frame count or duration; up to two spare frames at the end are left unused.
+    """
+
+    def __init__(self, expected: int) -> None:
+        self.count, self.expected = 0, max(expected, 1)
+        self._array: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def append(self, frame: np.ndarray) -> None:
+        if self._array is None:  # a header's guess reserves at most 256 MB; longer videos grow the array
+            self._array = np.empty((min(self.expected, max(1, _FIRST_BYTES // frame.nbytes)), *frame.shape), frame.dtype)
+        elif self.count == len(self._array):
+            grown = np.empty((2 * self.count, *frame.shape), frame.dtype)
+            grown[: self.count] = self._array
+            self._array = grown
+        self._array[self.count] = frame
+        self.count += 1
+
+    def frames(self) -> np.ndarray:
+        """The frames ``[T, H, W, 3]``; a copy only when far fewer came than the array holds."""
+        if self._array is None:
+            return np.zeros((0, 0, 0, 3), np.uint8)
+        spare = len(self._array) - self.count
+        if spare > 2:
+            return self._array[: self.count].copy()
+        return self._array[: self.count] if spare else self._array
+
+
 class _Frames:
     """Collects decoded video frames, either all of them or resampled to a fixed rate by timestamps."""
 
-    def __init__(self, file: Path, fps: float | None, slack: float) -> None:
+    def __init__(self, file: Path, fps: float | None, slack: float, expected: int) -> None:
         self.file, self.fps, self.slack = file, fps, slack
         self.times: list[float] = []  # source frame times, relative to the first one
-        self.out: list[np.ndarray] = []
+        self.out = _FrameArray(expected)
         self._held: av.VideoFrame | np.ndarray | None = None
         self.t0: float | None = None  # time of the first frame in the source's clock
         self._shape: tuple[int, int] | None = None
@@ -158,7 +193,7 @@ class _Frames:
     def finish(self, interval: float) -> np.ndarray:
         if self.fps is not None and self.times:
             self._emit_until(self.times[-1] + interval - self.slack - 1e-9)  # the span end, rounded like pts
-        return np.stack(self.out) if self.out else np.zeros((0, 0, 0, 3), np.uint8)
+        return self.out.frames()
 
 
 def _audio_samples(frame: av.AudioFrame) -> np.ndarray:
@@ -173,6 +208,18 @@ def _audio_samples(frame: av.AudioFrame) -> np.ndarray:
     return arr
 
 
+def _expected_frames(video: av.video.stream.VideoStream, container: av.container.InputContainer, fps: float | None) -> int:
+    """The number of output frames the headers suggest (a guess for sizing; 0 when they say nothing)."""
+    seconds = float(video.duration * video.time_base) if video.duration and video.time_base else None
+    if seconds is None and container.duration:
+        seconds = container.duration / 1e6
+    if fps is not None and seconds:
+        return int(np.ceil(seconds * fps - 1e-6))
+    if video.frames or not seconds:
+        return int(video.frames)
+    return int(np.ceil(seconds * (_rate(video) or 25.0)))
+
+
 def _decode(file: Path, container: av.container.InputContainer, fps: float | None) -> dict[str, Any]:
     """Demux and decode the first video stream (and the first audio stream) in one pass."""
     video = container.streams.video[0]
@@ -182,7 +229,7 @@ def _decode(file: Path, container: av.container.InputContainer, fps: float | Non
     native = _rate(video) or 25.0
     # timestamp slack: one tick (containers round timestamps to it), at most a tenth of a frame interval
     slack = min(float(video.time_base or 0), 0.1 / max(fps or native, native))
-    frames = _Frames(file, fps, slack)
+    frames = _Frames(file, fps, slack, _expected_frames(video, container, fps))
     chunks: list[np.ndarray] = []
     audio_start: float | None = None
     with _ffmpeg_log() as logs:

@@ -9,7 +9,8 @@ for the workers, whose point is wall time.
 * Per call: ``metrics.score(name, clip)`` on one 256x256 frame costs at most 20 % more than the metric's inner
   function on the same frame (the grey conversion included where the metric needs grey); CPBD through
   ``metrics.score`` at least 30x the ``cpbd`` package.
-* Workers: ``talkbench evaluate --workers 2`` at least 1.7x ``--workers 1`` in wall time on 8 real GRID pairs.
+* Workers: ``talkbench evaluate --workers 2`` at least 1.7x ``--workers 1`` in wall time on 8 real GRID pairs (each
+  command on a warm model cache without face tracks, best of two alternating runs).
 * GPU: frames per second of psnr and ssim on CPU and, when a GPU is present, on it (recorded, not asserted).
 """
 

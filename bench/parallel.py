@@ -2,7 +2,8 @@
 
 The workers are forked when that is safe and spawned otherwise (:func:`start_method`): a fork copies the parent's
 imports, which saves each worker about a second of start-up, but a fork while another thread of the parent holds a
-lock (OpenMP pools of torch or OpenCV, FFmpeg's decoder threads) can deadlock the child.
+lock (OpenMP pools of torch or OpenCV, FFmpeg's decoder threads) can deadlock the child. ``talkbench evaluate
+--workers N`` gives OpenBLAS one thread before numpy is imported, so the command is a single thread when it forks.
 
 Each worker builds its own :class:`~bench.evaluate.Evaluator` from the run's config and the registry entries of its
 metrics (so metrics registered at run time, e.g. by a script, work too), runs one library thread and one decoder

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import sys
 from pathlib import Path
 
 
@@ -27,8 +29,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_evaluate)
 
 
+def one_thread_blas() -> bool:
+    """Give OpenBLAS (numpy's, SciPy's) one thread, unless the user chose a count or numpy is already imported.
+
+    With ``--workers N`` the processes are the parallelism. Without its idle BLAS threads the command is still a
+    single thread when it starts the workers, so it can fork them (:func:`bench.parallel.start_method`) and spare each
+    the imports, about a second. The workers inherit the setting, which they would make anyway. True when set here.
+    """
+    if "numpy" in sys.modules or "OPENBLAS_NUM_THREADS" in os.environ:
+        return False
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    return True
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``talkbench evaluate``."""
+    if args.workers > 1:
+        one_thread_blas()
     from bench.distributed import init_from_env
     from bench.evaluate import EvalConfig, evaluate, pair_directories
 

@@ -93,13 +93,15 @@ def test_workers_refuse_set_level_metrics(toy_metrics, toy_dirs, tmp_path) -> No
 
 
 def _python(code: str, *args: str, env: dict[str, str] | None = None) -> str:
-    """Run ``code`` in a fresh interpreter (no torch, one thread, unlike this test process); its stdout."""
+    """Run ``code`` in a fresh interpreter (no torch, unlike this test process) with a user's default thread settings
+    (no OMP_NUM_THREADS or OPENBLAS_NUM_THREADS) and ``env``; its stdout."""
     import os
     import subprocess
     import sys
 
+    clean = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, **(env or {})}, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+                          env={**clean, **(env or {})}, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -116,27 +118,41 @@ thread.start()
 print(start_method())
 stop.set()
 """
-    assert _python(code).split() == ["fork", "spawn"]
+    assert _python(code, env={"OPENBLAS_NUM_THREADS": "1"}).split() == ["fork", "spawn"]
     assert _python("import torch\nfrom bench.parallel import start_method\nprint(start_method())").split() == ["spawn"]
+    assert _python("from bench.parallel import start_method\nprint(start_method())").split() == ["spawn"]  # BLAS threads
+
+
+def test_evaluate_with_workers_gives_blas_one_thread_unless_told_otherwise() -> None:
+    code = """
+import os, sys
+from bench.cli.evaluate import one_thread_blas
+print(one_thread_blas(), os.environ.get("OPENBLAS_NUM_THREADS"))
+import numpy
+del os.environ["OPENBLAS_NUM_THREADS"]
+print(one_thread_blas(), os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+    assert _python(code).split() == ["True", "1", "False", "None"]  # numpy imported: too late to matter
+    assert _python(code.replace("import numpy\n", ""), env={"OPENBLAS_NUM_THREADS": "2"}).split()[:2] == ["False", "2"]
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads are counted in /proc (Linux)")
 def test_forked_workers_equal_one_worker(grid_pairs, tmp_path, monkeypatch) -> None:
-    """The command in a fresh process forks its two workers; the table equals the one-process one byte for byte."""
+    """The command in a fresh process with default thread settings forks its two workers; the table equals the
+    one-process one byte for byte."""
     code = """
-import sys
-import bench.parallel as parallel
+import multiprocessing, sys
 from bench.cli import main
 chosen = []
-method = parallel.start_method
-parallel.start_method = lambda: chosen.append(method()) or chosen[-1]
+context = multiprocessing.get_context
+multiprocessing.get_context = lambda method=None: chosen.append(method) or context(method)
 code = main(sys.argv[1:])
 print(code, *chosen)
 """
     gen, ref = grid_pairs
     args = ["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", DEFAULT_SUITE, "--no-progress"]
-    out = _python(code, *args, "--out", str(tmp_path / "two"), "--workers", "2",
-                  env={"TALKBENCH_CACHE": str(tmp_path / "cache-2"), "OMP_NUM_THREADS": "1"})  # fmt: skip
+    args += ["--out", str(tmp_path / "two"), "--workers", "2"]
+    out = _python(code, *args, env={"TALKBENCH_CACHE": str(tmp_path / "cache-2")})
     assert out.split()[-2:] == ["0", "fork"]
     monkeypatch.setenv("TALKBENCH_CACHE", str(tmp_path / "cache-1"))
     cli(gen, ref, tmp_path / "one", DEFAULT_SUITE, 1)

@@ -451,3 +451,21 @@ def test_a_header_claiming_hours_reserves_little(monkeypatch) -> None:
     for frame in frames:
         gathered.append(frame)
     np.testing.assert_array_equal(gathered.frames(), frames)
+
+
+def test_content_and_frames_hashes_cover_the_bytes_of_every_array() -> None:
+    """The cache keys are SHA-256 of the arrays' bytes (hashed in place, not copied): the same value as hashing
+    ``tobytes()``, for a strided view too, so entries cached by earlier versions stay valid."""
+    import hashlib
+
+    from bench.faces.cache import frames_hash
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (4, 10, 14, 3), dtype=np.uint8)[:, ::2]  # a non-contiguous view
+    audio = rng.standard_normal(640).astype(np.float32)
+    clip = Clip(frames, fps=25.0, audio=audio, sample_rate=16000)
+    expected_frames = hashlib.sha256(np.asarray(frames.shape, np.int64).tobytes() + frames.tobytes()).hexdigest()
+    assert frames_hash(clip) == expected_frames
+    parts = [np.asarray(frames.shape, np.int64), frames, np.float64(25.0), audio, np.int64(16000)]
+    assert clip.content_hash() == hashlib.sha256(b"".join(np.asarray(p).tobytes() for p in parts)).hexdigest()
+    assert Clip(frames.copy(), fps=25.0).content_hash() != clip.content_hash()  # the audio is part of the key

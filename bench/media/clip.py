@@ -90,10 +90,10 @@ class Clip:
         def compute() -> str:
             h = hashlib.sha256()
             h.update(np.asarray(self.frames.shape, np.int64).tobytes())
-            h.update(np.ascontiguousarray(self.frames).tobytes())
+            h.update(np.ascontiguousarray(self.frames).data)  # hashed in place, not copied
             h.update(np.float64(self.fps).tobytes())
             if self.audio is not None:
-                h.update(np.ascontiguousarray(self.audio).tobytes())
+                h.update(np.ascontiguousarray(self.audio).data)
                 h.update(np.int64(self.sample_rate).tobytes())
             return h.hexdigest()
 

@@ -144,9 +144,15 @@ def suppressed_maxima(gradients: tuple[np.ndarray, np.ndarray, np.ndarray], rows
     )
 
 
-def port_canny_candidates(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Canny's suppressed maxima above the low threshold, and where the magnitude reaches the high one."""
-    gradients = port_gradients(image)
+Gradients = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def port_canny_candidates(image: np.ndarray, gradients: Gradients | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Canny's suppressed maxima above the low threshold, and where the magnitude reaches the high one.
+
+    ``gradients``: :func:`port_gradients` of ``image`` when the caller already has them.
+    """
+    gradients = port_gradients(image) if gradients is None else gradients
     mag = gradients[2]
     weak = np.zeros(mag.shape, bool)
     if min(mag.shape) >= 3:

@@ -146,13 +146,13 @@ def edge_blocks(edge_map: np.ndarray) -> np.ndarray:
     return _block_counts(edge_map if edge_map.dtype == bool else edge_map != 0, rows, cols) > BLOCK_LIMIT
 
 
-def port_block_edges(image: np.ndarray) -> np.ndarray:
+def port_block_edges(image: np.ndarray, gradients: edges.Gradients | None = None) -> np.ndarray:
     """An edge map with the same 64x64 edge-block decisions as the port's Canny map, tracing edges only if needed.
 
     Strong maxima always survive hysteresis and weak ones at most, so a block is decided by them alone unless its
     strong count is at or below the threshold while its weak count is above it.
     """
-    weak, strong = edges.port_canny_candidates(image)
+    weak, strong = edges.port_canny_candidates(image, gradients)
     sure = weak & strong
     if (edge_blocks(sure) == edge_blocks(weak)).all():
         return sure
@@ -179,7 +179,7 @@ def port_edge_blocks(image: np.ndarray) -> np.ndarray:
     decided = counts > BLOCK_LIMIT
     if decided.all() or (decided | (_block_counts(mag >= edges.LOW, rows, cols) <= BLOCK_LIMIT)).all():
         return decided
-    return edge_blocks(port_block_edges(image))
+    return edge_blocks(port_block_edges(image, gradients))
 
 
 def pooled_sharpness(image: np.ndarray, edge_block: np.ndarray, widths: np.ndarray) -> float:

@@ -190,7 +190,7 @@ def test_edge_blocks_left_open_by_the_sample_are_decided_on_the_whole_map(case, 
         image[:8, 32:] += 20.0
     calls = []
     full_map = port_block_edges
-    monkeypatch.setattr("metrics.cpbd.port_block_edges", lambda im: calls.append(1) or full_map(im))
+    monkeypatch.setattr("metrics.cpbd.port_block_edges", lambda im, *given: calls.append(1) or full_map(im, *given))
     blocks = port_edge_blocks(image)
     assert np.array_equal(blocks, edge_blocks(canny(image)))
     assert len(calls) == (0 if case == "flat" else 1)  # a flat image is decided by the low-threshold bound

@@ -19,7 +19,7 @@ from bench.distributed import World, barrier, gather_objects, reduce_set_metrics
 from bench.media import Clip, MediaError, read_clip
 from bench.results import RunStore, Status, VideoRow
 from bench.stats import aggregate
-from metrics import Item, Kind, Metric, MetricError, SetMetric
+from metrics import Item, Kind, Metric, MetricError, Score, SetMetric
 
 if TYPE_CHECKING:
     from bench.protocols import Protocol
@@ -144,17 +144,21 @@ class Evaluator:
 
     def add(self, item: Item) -> VideoRow:
         """Score one item with every per-item metric and feed it to the set-level ones."""
+        scores = {name: metric(item) for name, metric in self.item_metrics.items()}
+        return self.row(item, scores, self.update_sets(item))
+
+    def row(self, item: Item, scores: Mapping[str, Score], left_out: Sequence[str]) -> VideoRow:
+        """The row of an item from its per-item scores (in metric order) and the set-level metrics' reasons."""
         values: dict[str, float] = {}
         frames: dict[str, int] = {}
         extras: dict[str, float] = {}
         reasons: list[str] = []
-        for name, metric in self.item_metrics.items():
-            score = metric(item)
+        for name, score in scores.items():
             values[name], frames[name] = score.value, score.frames
             extras.update(score.extras)
             if not score.ok:
                 reasons.append(f"{name}: {score.reason}")
-        reasons += self.update_sets(item)
+        reasons += left_out
         return make_row(item.video_id, item.speaker, values, frames, extras, reasons, len(self.metrics))
 
     def update_sets(self, item: Item) -> list[str]:
@@ -293,18 +297,24 @@ def conform(clip: Clip, config: EvalConfig) -> Clip:
 
 
 def iter_rows(
-    specs: Sequence[ItemSpec], evaluator: Evaluator, config: EvalConfig, done: Mapping[str, VideoRow], workers: int = 1
-) -> Iterator[tuple[ItemSpec, VideoRow, bool]]:
+    specs: Sequence[ItemSpec], evaluator: Evaluator, config: EvalConfig, done: Mapping[str, VideoRow], workers: int = 1,
+    threads: int = 1,
+) -> Iterator[tuple[ItemSpec, VideoRow, bool]]:  # fmt: skip
     """Yield ``(spec, row, new)`` for every spec, in order; finished videos are not recomputed.
 
-    With ``workers`` > 1 the videos are scored in that many worker processes (:func:`bench.parallel.parallel_rows`);
-    the rows, and so the journal, come back in input order, and every value equals the single-process one.
+    With ``workers`` > 1 the videos are scored in that many worker processes (:func:`bench.parallel.parallel_rows`),
+    with ``threads`` > 1 in this process with decoding and metrics overlapping (:func:`bench.threaded.threaded_rows`);
+    either way the rows, and so the journal, come back in input order, and every value equals the sequential one.
     """
     todo = [spec for spec in specs if spec.video not in done]
     if workers > 1 and len(todo) > 1:
         from bench.parallel import parallel_rows
 
         rows = parallel_rows(todo, evaluator, config, workers)
+    elif threads > 1 and todo:
+        from bench.threaded import threaded_rows
+
+        rows = threaded_rows(todo, evaluator, config, threads)
     else:
         rows = (score_spec(spec, evaluator, config) for spec in todo)
     for spec in specs:
@@ -316,11 +326,18 @@ def iter_rows(
 
 def score_spec(spec: ItemSpec, evaluator: Evaluator, config: EvalConfig) -> VideoRow:
     """Load one video and score it; a video that cannot be loaded gives a failed row with the reason."""
-    try:
-        item = spec.load(config)
-    except (MediaError, FileNotFoundError) as exc:
-        return failed_row(spec, list(evaluator.item_metrics), str(exc))
+    item = load_or_reason(spec, config)
+    if isinstance(item, str):
+        return failed_row(spec, list(evaluator.item_metrics), item)
     return evaluator.add(item)
+
+
+def load_or_reason(spec: ItemSpec, config: EvalConfig) -> Item | str:
+    """The spec's item, or why it cannot be loaded (the reason its failed row gives)."""
+    try:
+        return spec.load(config)
+    except (MediaError, FileNotFoundError) as exc:
+        return str(exc)
 
 
 def summarize(rows: Sequence[VideoRow], evaluator: Evaluator, config: EvalConfig) -> dict[str, Any]:
@@ -379,6 +396,7 @@ def evaluate(
     progress: bool = True,
     world: World | None = None,
     workers: int = 1,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """Score every spec with ``config.metrics`` and store the run in ``out``; returns the summary.
 
@@ -387,9 +405,12 @@ def evaluate(
     ``torchrun`` (``world`` from :func:`bench.distributed.init_from_env`) each rank scores its shard and rank 0 writes.
     ``workers`` > 1 scores videos in that many processes on this machine (per-item metrics only); the parent
     journals every row as it arrives, in input order, so resume and the atomic outputs behave as in one process.
+    ``threads`` > 1 overlaps decoding and the metrics in this process (:mod:`bench.threaded`; the command line's
+    default is :func:`bench.threaded.default_threads`), with the same values and the same journal.
 
     Raises:
-        ValueError: ``workers`` below 1, or above 1 together with set-level metrics or under ``torchrun``.
+        ValueError: ``workers`` or ``threads`` below 1, both above 1, or ``workers`` above 1 together with set-level
+            metrics or under ``torchrun``.
     """
     from tqdm import tqdm
 
@@ -398,6 +419,10 @@ def evaluate(
     from bench.run_state import SetCheckpoint
 
     world = world or World()
+    if threads != 1:
+        from bench.threaded import check_threads
+
+        check_threads(threads, workers)
     if workers != 1:
         from bench.parallel import check_workers
 
@@ -417,7 +442,7 @@ def evaluate(
     # no tqdm monitor thread (the bar moves once per video anyway): a second thread rules out forking the workers
     tqdm.monitor_interval = 0
     bar = tqdm(total=len(mine), desc="evaluate", unit="video", disable=not progress or not world.is_main)
-    for spec, row, new in iter_rows(mine, evaluator, config, done, workers):
+    for spec, row, new in iter_rows(mine, evaluator, config, done, workers, threads):
         if not new and evaluator.set_metrics and spec.video not in included:
             _refeed_sets(evaluator, spec, config)
         if new:

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of bootstraps and sampled statistics")
     p.add_argument("--out", required=True, type=Path, help="run directory to write")
     p.add_argument("--workers", type=int, default=1, help="score videos in N processes (per-item metrics; default 1)")
+    p.add_argument("--threads", type=int, help="in one process, decode and run the metrics in N threads "
+                   "(default: the usable cores, at most 4; 1 with --workers); the values do not change")
     p.add_argument("--resume", action="store_true", help="continue a killed run in --out without recomputing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_evaluate)
@@ -44,6 +46,12 @@ def one_thread_blas() -> bool:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``talkbench evaluate``."""
+    from bench.threaded import check_threads, default_threads
+
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    threads = args.threads if args.threads is not None else (1 if args.workers > 1 else default_threads())
+    check_threads(threads, args.workers)
     if args.workers > 1:
         one_thread_blas()
     from bench.distributed import init_from_env
@@ -63,12 +71,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     _check_available(config.metrics)
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
     specs = pair_directories(args.generated, args.reference, transcripts)
-    if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
     config.inputs = {"generated": str(args.generated), "reference": str(args.reference or "")}
     world = init_from_env(args.device)
     summary = evaluate(specs, config, args.out, resume=args.resume, progress=not args.no_progress, world=world,
-                       workers=args.workers)
+                       workers=args.workers, threads=threads)
     if not world.is_main:
         return 0
     counts = summary["counts"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 T = TypeVar("T")
+_MEMO_GUARD = threading.Lock()  # guards the creation of a clip's per-analysis locks
 
 
 class MediaError(ValueError):
@@ -28,7 +30,7 @@ class Clip:
         meta: free-form metadata (source path, utterance id, ground truth of synthetic clips, ...).
 
     Per-clip analyses (face tracks, landmarks, embeddings) are memoised on the clip with :meth:`memo`, so every
-    metric that needs one shares a single computation.
+    metric that needs one shares a single computation, also when metrics run in concurrent threads.
 
     Example:
         >>> import numpy as np
@@ -43,6 +45,7 @@ class Clip:
     sample_rate: int = 16000
     meta: dict[str, Any] = field(default_factory=dict)
     _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+    _memo_locks: dict[Hashable, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         source = self.meta.get("path", "<in-memory clip>")
@@ -114,10 +117,25 @@ class Clip:
         return self.memo(("grey",), convert)
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """Return the analysis cached under ``key`` on this clip, computing it once."""
-        if key not in self._memo:
-            self._memo[key] = compute()
+        """Return the analysis cached under ``key`` on this clip, computing it once.
+
+        Thread-safe: a thread asking for an analysis that another is computing waits for it instead of computing it
+        again (each analysis has its own lock, so analyses that build on others nest freely).
+        """
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        with _MEMO_GUARD:
+            lock = self._memo_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
         return self._memo[key]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its locks (they cannot be pickled); the analyses go along."""
+        return {**self.__dict__, "_memo_locks": {}}
 
     def with_audio(self, audio: np.ndarray | None, sample_rate: int | None = None) -> Clip:
         """A copy sharing the frames, with other audio (analyses of the frames are not carried over)."""

@@ -49,3 +49,26 @@ def toy_dirs(tmp_path: Path):
     write_clip(ref / "corrupt.mkv", make_clip(13))
     (gen / "corrupt.mkv").write_bytes(b"this is not a video")
     return gen, ref
+
+
+GRID = Path("/work/shared/data/grid")
+
+
+@pytest.fixture
+def grid_pairs(tmp_path: Path) -> tuple[Path, Path]:
+    """Three short real GRID pairs (16 frames): the reference, and a blurred noisy copy as the generated video."""
+    if not GRID.is_dir():
+        pytest.skip(f"real GRID clips not found at {GRID}")
+    import cv2
+
+    from bench.media import Clip, read_clip, write_clip
+
+    gen, ref = tmp_path / "gen", tmp_path / "ref"
+    gen.mkdir(), ref.mkdir()
+    for k, path in enumerate(sorted(GRID.glob("*.mpg"))[:3]):
+        frames = read_clip(path).frames[20:36]
+        noise = np.random.default_rng(k).normal(0, 4, frames.shape)
+        blurred = np.stack([cv2.GaussianBlur(f, (0, 0), 1.0) for f in frames])
+        write_clip(ref / f"{path.stem}.mkv", Clip(frames, fps=25.0))
+        write_clip(gen / f"{path.stem}.mkv", Clip(np.clip(np.rint(blurred + noise), 0, 255).astype(np.uint8), fps=25.0))
+    return gen, ref

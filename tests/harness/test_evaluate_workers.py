@@ -7,40 +7,18 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bench.cli import main
 from bench.evaluate import EvalConfig, evaluate, pair_directories
 
-GRID = Path("/work/shared/data/grid")
 DEFAULT_SUITE = "psnr,ssim,cpbd,fdbm,lmd"
 
 
-def cli(gen: Path, ref: Path, out: Path, metrics: str, workers: int) -> None:
+def cli(gen: Path, ref: Path, out: Path, metrics: str, workers: int, threads: int = 1) -> None:
     code = main(["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", metrics,
-                 "--out", str(out), "--no-progress", "--workers", str(workers)])  # fmt: skip
+                 "--out", str(out), "--no-progress", "--workers", str(workers), "--threads", str(threads)])  # fmt: skip
     assert code == 0
-
-
-@pytest.fixture
-def grid_pairs(tmp_path: Path) -> tuple[Path, Path]:
-    """Three short real GRID pairs (16 frames): the reference, and a blurred noisy copy as the generated video."""
-    if not GRID.is_dir():
-        pytest.skip(f"real GRID clips not found at {GRID}")
-    import cv2
-
-    from bench.media import Clip, read_clip, write_clip
-
-    gen, ref = tmp_path / "gen", tmp_path / "ref"
-    gen.mkdir(), ref.mkdir()
-    for k, path in enumerate(sorted(GRID.glob("*.mpg"))[:3]):
-        frames = read_clip(path).frames[20:36]
-        noise = np.random.default_rng(k).normal(0, 4, frames.shape)
-        blurred = np.stack([cv2.GaussianBlur(f, (0, 0), 1.0) for f in frames])
-        write_clip(ref / f"{path.stem}.mkv", Clip(frames, fps=25.0))
-        write_clip(gen / f"{path.stem}.mkv", Clip(np.clip(np.rint(blurred + noise), 0, 255).astype(np.uint8), fps=25.0))
-    return gen, ref
 
 
 def test_default_suite_two_workers_equal_one(grid_pairs, tmp_path, monkeypatch) -> None:

@@ -1,0 +1,99 @@
+"""``talkbench evaluate --threads N``: one process decodes the next videos while its metrics score the current ones.
+
+A loader thread reads the videos in input order, at most :data:`AHEAD` of them in memory at a time, and hands each
+metric its item. Every per-item metric has a lane of its own, a thread that scores the videos one after another in
+input order, so that no metric object is ever used by two threads at once; at most ``threads`` metric calls compute
+at a time. Set-level metrics are fed by the calling thread, in input order. Every value therefore equals the
+sequential one, and the rows come back in input order.
+
+The gain comes from work that runs outside Python's global interpreter lock: FFmpeg's decoding, OpenCV's filters and
+numpy's array loops. dlib's face models hold the lock while they run, so face analyses overlap with the other
+metrics' array work but not with each other's Python code.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from bench.evaluate import EvalConfig, Evaluator, ItemSpec
+    from bench.results import VideoRow
+    from metrics import Item, Metric, Score
+
+AHEAD = 2  # videos loaded or being scored at a time: memory stays flat in the number of videos
+MAX_THREADS = 4  # a video's five or so metrics rarely keep more cores busy
+T = TypeVar("T")
+
+
+def default_threads() -> int:
+    """Threads for one process: the cores it may run on (its CPU affinity), at most :data:`MAX_THREADS`."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_THREADS))
+
+
+def check_threads(threads: int, workers: int) -> None:
+    """``ValueError`` for a thread count below 1, or threads on top of worker processes (they would compete)."""
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    if threads > 1 and workers > 1:
+        raise ValueError(f"--threads {threads} with --workers {workers}: the worker processes are the parallelism; "
+                         "pass one of them")  # fmt: skip
+
+
+def threaded_rows(
+    specs: Sequence[ItemSpec], evaluator: Evaluator, config: EvalConfig, threads: int
+) -> Iterator[VideoRow]:
+    """Rows of ``specs`` scored with overlapping decoding and metrics, yielded in input order."""
+    from bench.evaluate import failed_row, load_or_reason
+
+    slots = threading.BoundedSemaphore(threads)
+
+    def limited(call: Callable[[], T]) -> T:
+        with slots:
+            return call()
+
+    metrics = evaluator.item_metrics
+    lanes = {name: ThreadPoolExecutor(1, thread_name_prefix=f"talkbench-{name}") for name in metrics}
+    loader = ThreadPoolExecutor(1, thread_name_prefix="talkbench-load")
+
+    def start(spec: ItemSpec) -> tuple[Item | str, dict[str, Future[Score]]]:
+        """On the loader thread: load one video and queue it on every metric's lane (in input order)."""
+        item = load_or_reason(spec, config)
+        if isinstance(item, str):
+            return item, {}
+        return item, {name: lanes[name].submit(limited, _bind(metric, item)) for name, metric in metrics.items()}
+
+    window: deque[tuple[ItemSpec, Future]] = deque()
+    queued = iter(specs)
+    try:
+        for spec in queued:
+            window.append((spec, loader.submit(start, spec)))
+            if len(window) == AHEAD:
+                break
+        while window:
+            spec, started = window.popleft()
+            item, futures = started.result()
+            if isinstance(item, str):
+                row = failed_row(spec, list(metrics), item)
+            else:
+                left_out = limited(lambda: evaluator.update_sets(item))  # noqa: B023  (called at once)
+                row = evaluator.row(item, {name: future.result() for name, future in futures.items()}, left_out)
+            following = next(queued, None)
+            if following is not None:
+                window.append((following, loader.submit(start, following)))
+            yield row
+    finally:
+        for executor in (loader, *lanes.values()):
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _bind(metric: Metric, item: Item) -> Callable[[], Score]:
+    return lambda: metric(item)

@@ -1,0 +1,173 @@
+"""``talkbench evaluate --threads N`` (issue 16): decoding and metrics overlap in one process, value for value the same."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import numpy as np
+import pytest
+from test_evaluate_workers import DEFAULT_SUITE, cli
+
+import bench.threaded
+import metrics
+from bench.cli import main
+from bench.evaluate import EvalConfig, evaluate, pair_directories
+from bench.media import Clip
+from bench.threaded import check_threads, default_threads
+from metrics import Item, Score
+from metrics.base import Metric
+
+
+def test_default_suite_threads_equal_one_thread(grid_pairs, tmp_path, monkeypatch) -> None:
+    """psnr, ssim, cpbd, fdbm and lmd on real faces: per_video.csv byte for byte and summary.json the same."""
+    runs = {}
+    for threads in (1, 3):
+        monkeypatch.setenv("TALKBENCH_CACHE", str(tmp_path / f"cache-{threads}"))  # no face track shared
+        cli(*grid_pairs, tmp_path / f"t{threads}", DEFAULT_SUITE, 1, threads)
+        runs[threads] = [(tmp_path / f"t{threads}" / name).read_text() for name in ("per_video.csv", "summary.json")]
+    assert runs[1][0] == runs[3][0]
+    assert json.loads(runs[1][1]) == json.loads(runs[3][1])
+    lines = runs[1][0].splitlines()
+    assert len(lines) == 4 and all(",ok," in line for line in lines[1:])
+
+
+def test_failures_order_and_set_metrics_are_kept(toy_metrics, toy_dirs, tmp_path) -> None:
+    """Missing, black and corrupt videos give the same rows in the same order, the set-level metric the same value."""
+    outputs = []
+    for threads in (1, 2):
+        out = tmp_path / f"t{threads}"
+        evaluate(pair_directories(*toy_dirs), EvalConfig(["test-mad", "test-moments"]), out, progress=False,
+                 threads=threads)  # fmt: skip
+        journal = [json.loads(line)["video"] for line in (out / "rows.jsonl").read_text().splitlines()]
+        assert journal == sorted(journal)  # journaled in input order, each video once
+        outputs.append(((out / "per_video.csv").read_text(), json.loads((out / "summary.json").read_text())))
+    assert outputs[0] == outputs[1]
+    table, summary = outputs[0]
+    assert "corrupt" in table and "no generated video" in table and "all frames are black" in table
+    assert summary["set_metrics"]["test-moments"]["videos_left_out"] == 1  # the black clip
+
+
+def test_resume_with_threads(toy_metrics, toy_dirs, tmp_path) -> None:
+    """A killed run (three journaled videos and a torn line) resumed with threads gives the clean run, set metric too."""
+    import shutil
+
+    specs, config = pair_directories(*toy_dirs), EvalConfig(metrics=["test-mad", "test-moments"])
+    evaluate(specs, config, tmp_path / "clean", progress=False)
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    shutil.copy(tmp_path / "clean" / "config.json", killed / "config.json")
+    lines = (tmp_path / "clean" / "rows.jsonl").read_text().splitlines()
+    (killed / "rows.jsonl").write_text("\n".join(lines[:3]) + '\n{"video": "u1", "sta')
+    toy_metrics.CALLS.clear()
+    evaluate(specs, config, killed, progress=False, resume=True, threads=2)
+    assert sorted(toy_metrics.CALLS) == sorted({"black", "u0", "u1", "u2", "u3"} - {json.loads(x)["video"] for x in lines[:3]})
+    for name in ("per_video.csv", "summary.json"):
+        assert (killed / name).read_text() == (tmp_path / "clean" / name).read_text()
+
+
+class _Busy(Metric):
+    """Sleeps a little and records how many calls of itself, and of any _Busy metric, run at once."""
+
+    needs = frozenset()
+    running: dict[str, int] = {}
+    peak: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def score(self, item: Item) -> Score:
+        with self.lock:
+            self.running[self.name] = self.running.get(self.name, 0) + 1
+            self.running["*"] = self.running.get("*", 0) + 1
+            for key in (self.name, "*"):
+                self.peak[key] = max(self.peak.get(key, 0), self.running[key])
+        time.sleep(0.02)
+        with self.lock:
+            self.running[self.name] -= 1
+            self.running["*"] -= 1
+        return Score(float(item.generated.frames.mean()), item.generated.num_frames)
+
+
+@pytest.fixture
+def busy_metrics():
+    names = [f"test-busy-{k}" for k in range(4)]
+    for name in names:
+        metrics.REGISTRY.add(name, type(name.replace("-", "_"), (_Busy,), {"name": name}))
+    _Busy.running.clear(), _Busy.peak.clear()
+    yield names
+    for name in names:
+        metrics.REGISTRY._entries.pop(name, None)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_metrics_overlap_but_each_runs_one_call_at_a_time(busy_metrics, toy_dirs, tmp_path, threads) -> None:
+    """Different metrics run side by side, at most ``threads`` at once; no metric object is ever used by two threads."""
+    evaluate(pair_directories(*toy_dirs), EvalConfig(busy_metrics), tmp_path / "run", progress=False, threads=threads)
+    assert _Busy.peak["*"] == threads  # 4 metrics x 6 videos of 20 ms: the slots fill
+    assert all(_Busy.peak[name] == 1 for name in busy_metrics)
+    assert threading.active_count() == 1 or not any(t.name.startswith("talkbench-") for t in threading.enumerate())
+
+
+def test_a_crashing_metric_stops_the_run_and_its_threads(toy_metrics, toy_dirs, tmp_path) -> None:
+    """An exception that is not a MetricError (a bug, a kill) reaches the caller as in one thread, with the same rows
+    journaled before it; no thread is left behind."""
+    metrics.REGISTRY.add("test-mad-killed", toy_metrics.MeanAbsDiff, interrupt_after=2)
+    journals = []
+    try:
+        for threads in (1, 2):
+            toy_metrics.CALLS.clear()
+            with pytest.raises(KeyboardInterrupt, match="simulated kill"):
+                evaluate(pair_directories(*toy_dirs), EvalConfig(["test-mad-killed"]), tmp_path / f"t{threads}",
+                         progress=False, threads=threads)  # fmt: skip
+            journals.append((tmp_path / f"t{threads}" / "rows.jsonl").read_text())
+    finally:
+        metrics.REGISTRY._entries.pop("test-mad-killed", None)
+    assert not any(t.name.startswith("talkbench-") for t in threading.enumerate())
+    assert journals[0] == journals[1] and '"u0"' in journals[0] and '"u1"' not in journals[0]
+
+
+def test_memo_computes_an_analysis_once_across_threads() -> None:
+    """Two threads asking a clip for the same analysis share one computation; analyses may nest."""
+    clip = Clip(np.zeros((2, 8, 8, 3), np.uint8))
+    calls: list[str] = []
+
+    def slow() -> int:
+        calls.append("outer")
+        time.sleep(0.05)
+        return clip.memo("inner", lambda: calls.append("inner") or 2) + 1
+
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(clip.memo("outer", slow))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [3, 3, 3, 3] and calls == ["outer", "inner"]
+
+
+def test_a_memoised_clip_still_pickles() -> None:
+    import pickle
+
+    clip = Clip(np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3))
+    grey = clip.grey()
+    copy = pickle.loads(pickle.dumps(clip))
+    np.testing.assert_array_equal(copy.grey(), grey)
+
+
+def test_thread_count_checks(toy_dirs, tmp_path, monkeypatch, capsys) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        check_threads(0, 1)
+    with pytest.raises(ValueError, match="the worker processes are the parallelism"):
+        check_threads(2, 2)
+    check_threads(1, 4), check_threads(4, 1)
+    args = ["evaluate", "--generated", str(toy_dirs[0]), "--out", str(tmp_path / "r"), "--metrics", "psnr"]
+    assert main([*args, "--threads", "2", "--workers", "2"]) == 2
+    assert "--threads 2 with --workers 2: the worker processes are the parallelism" in capsys.readouterr().err
+    assert main([*args, "--threads", "0"]) == 2
+    assert "threads must be at least 1, got 0" in capsys.readouterr().err
+    if hasattr(bench.threaded.os, "sched_getaffinity"):
+        monkeypatch.setattr(bench.threaded.os, "sched_getaffinity", lambda pid: {0, 1, 2})
+        assert default_threads() == 3
+        monkeypatch.setattr(bench.threaded.os, "sched_getaffinity", lambda pid: set(range(64)))
+        assert default_threads() == bench.threaded.MAX_THREADS
+    assert not (tmp_path / "r").exists()

@@ -9,8 +9,9 @@ for the workers, whose point is wall time.
 * Per call: ``metrics.score(name, clip)`` on one 256x256 frame costs at most 20 % more than the metric's inner
   function on the same frame (the grey conversion included where the metric needs grey); CPBD through
   ``metrics.score`` at least 30x the ``cpbd`` package.
-* Workers: ``talkbench evaluate --workers 2`` at least 1.7x ``--workers 1`` in wall time on 8 real GRID pairs (each
-  command on a warm model cache without face tracks, best of two alternating runs).
+* Workers: ``talkbench evaluate --workers 2`` at least 1.7x one process on one thread (``--threads 1``) in wall time
+  on 8 real GRID pairs (each command on a warm model cache without face tracks, best of two alternating runs);
+  ``--threads 2`` on the same pairs is recorded beside it, and on 4 pairs guarded by a floor.
 * GPU: frames per second of psnr and ssim on CPU and, when a GPU is present, on it (recorded, not asserted).
 """
 
@@ -46,6 +47,7 @@ OVERHEAD = 1.2  # metrics.score at most 20 % above the inner function
 CPBD_API_TARGET = 30.0
 STARTUP_FRACTION = 0.25  # --help at most a quarter of `import torch` (issue: --help took 2.1 s, all of it imports)
 WORKERS_TARGET = 1.7
+THREADS_FLOOR = 1.15  # regression guard below the measured 1.25-1.45x of --threads 2 on 2 cores
 
 
 @pytest.fixture(autouse=True)
@@ -136,31 +138,56 @@ def test_cpbd_through_the_api_beats_the_package(frames, record_property) -> None
     assert theirs / ours >= CPBD_API_TARGET
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores")
-def test_workers_speedup(grid_paths, tmp_path, warm_models, record_property) -> None:
-    """8 distinct real GRID pairs, psnr/ssim/cpbd/fdbm/lmd, ``--workers 1`` and ``--workers 2`` in turn, twice (each
-    run in a fresh process on a copy of the model cache, no face tracks); the best wall time of each."""
-    from test_evaluate_perf import METRICS, distinct_pairs
+def alternating_walls(gen: Path, ref: Path, options: dict[str, list[str]], tmp_path: Path, models: Path) -> dict[str, float]:
+    """Best wall seconds of ``talkbench evaluate`` (psnr/ssim/cpbd/fdbm/lmd) with each set of extra ``options``, the
+    sets run in turn, twice, each in a fresh process on a copy of the model cache (no face tracks); every run gives
+    the same table."""
+    from test_evaluate_perf import METRICS
 
-    gen, ref = distinct_pairs(grid_paths, 8, tmp_path)
-    walls: dict[int, float] = {1: math.inf, 2: math.inf}
+    walls = dict.fromkeys(options, math.inf)
     tables = set()
-    for attempt, workers in enumerate((1, 2, 1, 2)):
+    for attempt, name in enumerate([*options, *options]):
         root = tmp_path / f"run{attempt}"
-        shutil.copytree(warm_models, root / "cache")
+        shutil.copytree(models, root / "cache")
         args = ["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", ",".join(METRICS)]
-        args += ["--out", str(root / "run"), "--no-progress", "--workers", str(workers)]
+        args += ["--out", str(root / "run"), "--no-progress", *options[name]]
         env = {**os.environ, "TALKBENCH_CACHE": str(root / "cache"), "OMP_NUM_THREADS": "1"}
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, env=env, capture_output=True, text=True)
-        walls[workers] = min(walls[workers], time.perf_counter() - start)
+        walls[name] = min(walls[name], time.perf_counter() - start)
         assert done.returncode == 0, done.stderr[-2000:]
         tables.add((root / "run" / "per_video.csv").read_text())
     assert len(tables) == 1  # value for value the same
-    ratio = walls[1] / walls[2]
+    return walls
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores")
+def test_workers_speedup(grid_paths, tmp_path, warm_models, record_property) -> None:
+    """8 distinct real GRID pairs: ``--workers 2`` against one process on one thread (``--workers 1 --threads 1``)."""
+    from test_evaluate_perf import distinct_pairs
+
+    gen, ref = distinct_pairs(grid_paths, 8, tmp_path)
+    options = {"one": ["--workers", "1", "--threads", "1"], "workers": ["--workers", "2"], "threads": ["--threads", "2"]}
+    walls = alternating_walls(gen, ref, options, tmp_path, warm_models)
+    ratio, threads = walls["one"] / walls["workers"], walls["one"] / walls["threads"]
     record_property("workers_speedup", ratio)
-    print(f"evaluate 8 GRID pairs: --workers 1 {walls[1]:.1f} s, --workers 2 {walls[2]:.1f} s wall: {ratio:.2f}x")
+    record_property("threads_speedup_8", threads)
+    print(f"evaluate 8 GRID pairs: one thread {walls['one']:.1f} s, --workers 2 {walls['workers']:.1f} s "
+          f"({ratio:.2f}x), --threads 2 {walls['threads']:.1f} s ({threads:.2f}x) wall")  # fmt: skip
     assert ratio >= WORKERS_TARGET
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores")
+def test_threads_speedup(grid_paths, tmp_path, warm_models, record_property) -> None:
+    """The 4 GRID pairs of the 15x benchmark: ``--threads 2`` (the default on 2 cores) against ``--threads 1``."""
+    from test_evaluate_perf import distinct_pairs
+
+    gen, ref = distinct_pairs(grid_paths, 4, tmp_path)
+    walls = alternating_walls(gen, ref, {"one": ["--threads", "1"], "two": ["--threads", "2"]}, tmp_path, warm_models)
+    ratio = walls["one"] / walls["two"]
+    record_property("threads_speedup", ratio)
+    print(f"evaluate 4 GRID pairs: --threads 1 {walls['one']:.1f} s, --threads 2 {walls['two']:.1f} s wall: {ratio:.2f}x")
+    assert ratio >= THREADS_FLOOR
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])

@@ -13,13 +13,14 @@ losslessly), reference = the original ``.mpg``; paired by file name. Metrics psn
 * Memory: the ``talkbench evaluate`` command on N and 4N distinct videos in child processes; the child's peak
   resident set (``VmHWM``) must not grow with the number of videos.
 
-Measured on the shared 2-vCPU machine (load average about 1 from other tenants, 2026-12-03): talkbench 7.4 s CPU
-(6.5 s wall) for the 4 pairs, the reference 94.6 s CPU (93.9 s wall): 12.9x CPU, 14.3x wall. Through the command line
-(a fresh process on a warm model cache, imports and dlib's models included, no face tracks): 9.9 s CPU, 9.2 s wall:
-9.6x CPU, 10.2x wall, short of issue 16's 15x (see test_cli_speedup_target). Per pair, talkbench spends ~0.5 s
-decoding the two clips (the reference pays the same), ~0.33 s in SSIM, ~0.48 s in CPBD, ~0.6 s tracking faces for
-LMD, ~0.07 s in FDBM, ~0.08 s in PSNR. Peak RSS of the command: 580 MiB for 2 videos, 579 MiB for 8 (95 MiB above the
-loaded models either way).
+Measured on a 2-vCPU machine, quiet, 2026-12-04: talkbench 5.5 s CPU (4.8 s wall) for the 4 pairs on one thread, the
+reference 55.1 s CPU (54.4 s wall): 10.1x CPU, 11.3x wall (12.9x CPU, 14.3x wall on 2026-12-03's slower host, where
+the reference took 94.6 s). Through the command line (a fresh process on a warm model cache, imports and dlib's
+models included, no face tracks): 4.36 s wall with the default 2 threads, 12.5x wall; on one thread 6.5 s CPU, 8.4x
+CPU, 9.2x wall; short of issue 16's 15x (see test_cli_speedup_target). Per pair, on one thread, talkbench spends
+~0.45 s decoding the two clips (the reference pays the same), ~0.28 s in SSIM, ~0.34 s in CPBD, ~0.4 s tracking faces
+for LMD, ~0.05 s each in FDBM and PSNR. Peak RSS of the command: 673 MiB for 2 videos, 698 MiB for 8 (two videos in
+memory at a time with threads; 580 and 579 MiB one at a time).
 """
 
 from __future__ import annotations

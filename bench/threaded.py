@@ -30,8 +30,14 @@ MAX_THREADS = 4  # a video's five or so metrics rarely keep more cores busy
 T = TypeVar("T")
 
 
-def default_threads() -> int:
-    """Threads for one process: the cores it may run on (its CPU affinity), at most :data:`MAX_THREADS`."""
+def default_threads(workers: int = 1) -> int:
+    """Threads for one process: its usable cores, at most :data:`MAX_THREADS`.
+
+    1 when worker processes or ``torchrun`` ranks are the parallelism. The usable cores are the CPU affinity where the
+    system tells it.
+    """
+    if workers > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return 1
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows

@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="run directory to write")
     p.add_argument("--workers", type=int, default=1, help="score videos in N processes (per-item metrics; default 1)")
     p.add_argument("--threads", type=int, help="in one process, decode and run the metrics in N threads "
-                   "(default: the usable cores, at most 4; 1 with --workers); the values do not change")
+                   "(default: the usable cores, at most 4; 1 with --workers or torchrun); the values do not change")
     p.add_argument("--resume", action="store_true", help="continue a killed run in --out without recomputing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_evaluate)
@@ -50,7 +50,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
-    threads = args.threads if args.threads is not None else (1 if args.workers > 1 else default_threads())
+    threads = args.threads if args.threads is not None else default_threads(args.workers)
     check_threads(threads, args.workers)
     if args.workers > 1:
         one_thread_blas()

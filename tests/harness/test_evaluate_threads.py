@@ -170,4 +170,7 @@ def test_thread_count_checks(toy_dirs, tmp_path, monkeypatch, capsys) -> None:
         assert default_threads() == 3
         monkeypatch.setattr(bench.threaded.os, "sched_getaffinity", lambda pid: set(range(64)))
         assert default_threads() == bench.threaded.MAX_THREADS
+        assert default_threads(workers=2) == 1
+        monkeypatch.setenv("WORLD_SIZE", "4")  # under torchrun the ranks are the parallelism
+        assert default_threads() == 1
     assert not (tmp_path / "r").exists()

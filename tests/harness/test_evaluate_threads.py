@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from harness_helpers import killed_copy
 from test_evaluate_workers import DEFAULT_SUITE, cli
 
 import bench.threaded
@@ -51,15 +52,10 @@ def test_failures_order_and_set_metrics_are_kept(toy_metrics, toy_dirs, tmp_path
 
 def test_resume_with_threads(toy_metrics, toy_dirs, tmp_path) -> None:
     """A killed run (three journaled videos and a torn line) resumed with threads gives the clean run, set metric too."""
-    import shutil
-
     specs, config = pair_directories(*toy_dirs), EvalConfig(metrics=["test-mad", "test-moments"])
     evaluate(specs, config, tmp_path / "clean", progress=False)
     killed = tmp_path / "killed"
-    killed.mkdir()
-    shutil.copy(tmp_path / "clean" / "config.json", killed / "config.json")
-    lines = (tmp_path / "clean" / "rows.jsonl").read_text().splitlines()
-    (killed / "rows.jsonl").write_text("\n".join(lines[:3]) + '\n{"video": "u1", "sta')
+    lines = killed_copy(tmp_path / "clean", killed)
     toy_metrics.CALLS.clear()
     evaluate(specs, config, killed, progress=False, resume=True, threads=2)
     assert sorted(toy_metrics.CALLS) == sorted({"black", "u0", "u1", "u2", "u3"} - {json.loads(x)["video"] for x in lines[:3]})

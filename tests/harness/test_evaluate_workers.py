@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
+from harness_helpers import killed_copy
 
 from bench.cli import main
 from bench.evaluate import EvalConfig, evaluate, pair_directories
@@ -51,10 +51,7 @@ def test_resume_with_workers(toy_metrics, toy_dirs, tmp_path) -> None:
     specs, config = pair_directories(*toy_dirs), EvalConfig(metrics=["test-mad"])
     evaluate(specs, config, tmp_path / "clean", progress=False)
     killed = tmp_path / "killed"
-    killed.mkdir()
-    shutil.copy(tmp_path / "clean" / "config.json", killed / "config.json")
-    lines = (tmp_path / "clean" / "rows.jsonl").read_text().splitlines()
-    (killed / "rows.jsonl").write_text("\n".join(lines[:3]) + '\n{"video": "u1", "sta')
+    lines = killed_copy(tmp_path / "clean", killed)
     toy_metrics.CALLS.clear()
     evaluate(specs, config, killed, progress=False, resume=True, workers=2)
     assert not toy_metrics.CALLS  # scored in the worker processes, none in this one

@@ -87,11 +87,19 @@ def marziliano_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
     monotone steps (rising resp. falling, at most 100) left of the pixel's left neighbour plus those right of its
     right neighbour, plus one on each side: the port's search loops, counted with runs of equal step signs.
     """
+    widths = np.zeros(np.shape(image))
+    rows, cols, values = edge_widths(edges, image)
+    widths[rows, cols] = values
+    return widths
+
+
+def edge_widths(edges: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`marziliano_widths` as the rows, columns and widths (int64, all >= 2) of the measured edge pixels."""
     image = np.asarray(image, np.float64)
     height, width = image.shape
-    widths = np.zeros(image.shape)
+    none = np.zeros(0, np.int64)
     if height < 3 or width < 3:
-        return widths
+        return none, none, none
     edges = np.asarray(edges)
     rows, cols = np.divmod(np.flatnonzero(edges if edges.dtype == bool else edges != 0), width)
     interior = (rows > 0) & (rows < height - 1) & (cols > 0) & (cols < width - 1)
@@ -100,7 +108,7 @@ def marziliano_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
     if not angle.any():  # the port measures nothing when every angle in the image is 0
         grad_y, grad_x = np.gradient(image)
         if not ((grad_x < 0) | ((grad_x > 0) & (grad_y != 0)) | ((grad_x == 0) & (grad_y == np.pi / 2))).any():
-            return widths
+            return none, none, none
     quantised = 45 * np.round(angle / 45)
     measured = (quantised == 0) | (np.abs(quantised) == 180)
     rows, cols, wanted = rows[measured], cols[measured], np.where(quantised[measured] == 0, 1, -1)
@@ -119,8 +127,7 @@ def marziliano_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
         else:  # run length from the step, rightwards
             run = ends[np.searchsorted(ends, steps, side="left")] - steps + 1
         total[ok] += np.minimum(run, MAX_STEPS)
-    widths[rows, cols] = total
-    return widths
+    return rows, cols, total
 
 
 def _blocks(values: np.ndarray, rows: int, cols: int) -> np.ndarray:
@@ -185,17 +192,27 @@ def port_edge_blocks(image: np.ndarray) -> np.ndarray:
 def pooled_sharpness(image: np.ndarray, edge_block: np.ndarray, widths: np.ndarray) -> float:
     """The histogram and pooling stage: CPBD from the image, its edge blocks (:func:`edge_blocks`) and edge widths."""
     rows, cols = image.shape[0] // BLOCK, image.shape[1] // BLOCK
-    if rows == 0 or cols == 0:
-        warnings.warn(f"CPBD: a {image.shape[0]}x{image.shape[1]} region holds no 64x64 block", CPBDWarning, 2)
+    r, c = np.nonzero(np.asarray(widths)[: rows * BLOCK, : cols * BLOCK])
+    inside = edge_block[r // BLOCK, c // BLOCK] if r.size else np.zeros(0, bool)
+    return _pooled(image, r[inside], c[inside], np.asarray(widths)[r[inside], c[inside]])
+
+
+def _pooled(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, widths: np.ndarray) -> float:
+    """CPBD from the widths at the edge pixels ``(rows, cols)`` of complete edge blocks.
+
+    The share of those pixels whose width, over their block's just-noticeable width, gives a blur probability
+    below 63 %.
+    """
+    blocks_down, blocks_across = image.shape[0] // BLOCK, image.shape[1] // BLOCK
+    if blocks_down == 0 or blocks_across == 0:
+        warnings.warn(f"CPBD: a {image.shape[0]}x{image.shape[1]} region holds no 64x64 block", CPBDWarning, 3)
         return 0.0
-    pixels = _blocks(image, rows, cols)
+    if widths.size == 0:
+        return 0.0
+    pixels = _blocks(image, blocks_down, blocks_across)
     contrast = np.trunc(pixels.max(axis=(2, 3)) - pixels.min(axis=(2, 3)))
     jnb = np.where(contrast <= JNB_CONTRAST, 5.0, 3.0)
-    block_widths = _blocks(widths, rows, cols)
-    measured = edge_block[..., None, None] & (block_widths != 0)
-    ratio = block_widths[measured] / np.broadcast_to(jnb[..., None, None], block_widths.shape)[measured]
-    if ratio.size == 0:
-        return 0.0
+    ratio = widths / jnb[rows // BLOCK, cols // BLOCK]
     buckets = np.round(100 * (1 - np.exp(-(np.abs(ratio) ** BETA))))
     return float(np.count_nonzero(buckets < 64) / ratio.size)
 
@@ -222,7 +239,8 @@ def cpbd(image: np.ndarray, *, style: Literal["port", "matlab"] = "port") -> flo
         edge_block, width_edges = edge_blocks(edges.matlab_canny(image)), edges.matlab_sobel(image)
     else:
         edge_block, width_edges = port_edge_blocks(image), edges.octave_sobel(image)
-    return pooled_sharpness(image, edge_block, marziliano_widths(width_edges & _in_blocks(edge_block, image.shape), image))
+    rows, cols, widths = edge_widths(width_edges & _in_blocks(edge_block, image.shape), image)  # all in edge blocks
+    return _pooled(image, rows, cols, widths)
 
 
 VARIANTS: dict[str, dict[str, str]] = {

@@ -196,3 +196,20 @@ def test_edge_blocks_left_open_by_the_sample_are_decided_on_the_whole_map(case, 
     assert len(calls) == (0 if case == "flat" else 1)  # a flat image is decided by the low-threshold bound
     if case == "line between sampled rows":
         assert blocks[1].all() and not blocks[0].any()
+
+
+def test_pooling_the_measured_pixels_equals_pooling_the_width_map():
+    """cpbd pools the widths of the measured edge pixels directly; the map path (pooled_sharpness of
+    marziliano_widths) gives the same value, and the map holds exactly those pixels and widths."""
+    from metrics.cpbd import _in_blocks, edge_widths
+
+    generated, _ = consecutive_pair(2)
+    images = [*grey(generated).astype(np.float64), *(im.astype(np.float64) for im in _skimage_images().values())]
+    for image in images:
+        blocks = port_edge_blocks(image)
+        width_edges = edges.octave_sobel(image) & _in_blocks(blocks, image.shape)
+        widths = marziliano_widths(width_edges, image)
+        rows, cols, values = edge_widths(width_edges, image)
+        assert np.array_equal(np.flatnonzero(widths), rows * image.shape[1] + cols) and (values >= 2).all()
+        assert np.array_equal(widths[rows, cols], values)
+        assert cpbd(image) == pooled_sharpness(image, blocks, widths)

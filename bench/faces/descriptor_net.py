@@ -26,7 +26,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-CHIP = 150
 MEAN_RGB = (122.782, 117.001, 104.298)  # input_rgb_image_sized's average colour
 _TAGS = re.compile(rb"\x01\x05con_4|\x01\x07affine_|\x01\x04fc_2")
 

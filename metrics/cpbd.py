@@ -192,9 +192,10 @@ def port_edge_blocks(image: np.ndarray) -> np.ndarray:
 def pooled_sharpness(image: np.ndarray, edge_block: np.ndarray, widths: np.ndarray) -> float:
     """The histogram and pooling stage: CPBD from the image, its edge blocks (:func:`edge_blocks`) and edge widths."""
     rows, cols = image.shape[0] // BLOCK, image.shape[1] // BLOCK
-    r, c = np.nonzero(np.asarray(widths)[: rows * BLOCK, : cols * BLOCK])
-    inside = edge_block[r // BLOCK, c // BLOCK] if r.size else np.zeros(0, bool)
-    return _pooled(image, r[inside], c[inside], np.asarray(widths)[r[inside], c[inside]])
+    widths = np.asarray(widths)
+    r, c = np.nonzero(widths[: rows * BLOCK, : cols * BLOCK])
+    inside = edge_block[r // BLOCK, c // BLOCK]
+    return _pooled(image, r[inside], c[inside], widths[r[inside], c[inside]])
 
 
 def _pooled(image: np.ndarray, rows: np.ndarray, cols: np.ndarray, widths: np.ndarray) -> float:

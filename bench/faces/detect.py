@@ -55,8 +55,10 @@ def _dlib_model(kind: str) -> Any:
         return dlib.cnn_face_detection_model_v1(str(model_file("mmod_human_face_detector.dat")))
     if kind == "landmarks":
         return dlib.shape_predictor(str(model_file("shape_predictor_68_face_landmarks.dat")))
-    if kind == "descriptor":
-        return dlib.face_recognition_model_v1(str(model_file("dlib_face_recognition_resnet_model_v1.dat")))
+    if kind == "descriptor":  # dlib's face-recognition network, run in torch (bench.faces.descriptor_net)
+        from bench.faces.descriptor_net import DescriptorNet
+
+        return DescriptorNet(model_file("dlib_face_recognition_resnet_model_v1.dat")).eval()
     raise ValueError(f"unknown dlib model {kind!r}")
 
 
@@ -92,7 +94,7 @@ def frontal_detector() -> Any:
 
 
 def dlib_model(kind: str) -> Any:
-    """A process-wide dlib model (``hog``, ``cnn``, ``landmarks``, ``descriptor``), loaded once."""
+    """A process-wide dlib model (``hog``, ``cnn``, ``landmarks``; ``descriptor``: dlib's network in torch), loaded once."""
     with _LOCK:
         return _dlib_model(kind)
 

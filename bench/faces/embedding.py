@@ -7,16 +7,14 @@ faces of the same person are usually closer than 0.6 (Euclidean), dlib's recomme
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import threading
 from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from bench.faces.cache import load_or_compute
-from bench.faces.detect import auto_upsample, detect_faces, model_file
+from bench.faces.detect import auto_upsample, detect_faces, dlib_model
 from bench.faces.landmarks import predict_landmarks
 from bench.faces.tracking import TrackSettings, track
 from bench.media import Clip
@@ -42,22 +40,6 @@ def _detections(box: np.ndarray, points: np.ndarray) -> Any:
     return out
 
 
-_NET_LOCK = threading.Lock()
-
-
-@functools.cache
-def _network() -> Any:
-    from bench.faces.descriptor_net import DescriptorNet
-
-    return DescriptorNet(model_file("dlib_face_recognition_resnet_model_v1.dat")).eval()
-
-
-def descriptor_network() -> Any:
-    """The face-recognition ResNet of dlib in torch (:class:`bench.faces.descriptor_net.DescriptorNet`), loaded once."""
-    with _NET_LOCK:
-        return _network()
-
-
 def face_chips(images: list[np.ndarray], boxes: list[np.ndarray], points: list[np.ndarray]) -> np.ndarray:
     """The aligned 150x150 face chips of dlib, uint8 ``[N, 150, 150, 3]`` (padding 0.25), what its descriptor looks at."""
     import dlib
@@ -77,7 +59,7 @@ def descriptors(images: list[np.ndarray], boxes: list[np.ndarray], points: list[
     import torch
 
     chips = face_chips(images, boxes, points)
-    net = descriptor_network()
+    net = dlib_model("descriptor")
     out = np.zeros((len(images), EMBED_DIM), np.float32)
     with torch.inference_mode():
         for start in range(0, len(chips), _BATCH):

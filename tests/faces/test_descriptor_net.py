@@ -11,7 +11,8 @@ import torch
 
 from bench.faces import models_dir, track
 from bench.faces.descriptor_net import DescriptorNet, _add_padded, read_weights
-from bench.faces.embedding import _detections, descriptor_network, descriptors, face_chips
+from bench.faces.detect import dlib_model
+from bench.faces.embedding import _detections, descriptors, face_chips
 from bench.media import Clip
 
 WEIGHTS = "dlib_face_recognition_resnet_model_v1.dat"
@@ -41,8 +42,8 @@ def test_one_face_alone_equals_the_same_face_in_a_batch(grid_clips: dict[str, Cl
     chips = face_chips([clip.frames[t] for t in (0, 40)], [face_track.boxes[t] for t in (0, 40)],
                        [face_track.landmarks[t] for t in (0, 40)])  # fmt: skip
     with torch.inference_mode():
-        batch = descriptor_network()(torch.from_numpy(chips)).numpy()
-        alone = descriptor_network()(torch.from_numpy(chips[1:])).numpy()
+        batch = dlib_model("descriptor")(torch.from_numpy(chips)).numpy()
+        alone = dlib_model("descriptor")(torch.from_numpy(chips[1:])).numpy()
     np.testing.assert_allclose(alone[0], batch[1], rtol=0, atol=1e-6)
 
 

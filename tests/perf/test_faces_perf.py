@@ -60,7 +60,8 @@ def test_face_descriptor_speed(grid_clip: Clip, record_property) -> None:
     import torch
 
     from bench.faces import models_dir
-    from bench.faces.embedding import _detections, descriptor_network, descriptors
+    from bench.faces.detect import dlib_model
+    from bench.faces.embedding import _detections, descriptors
 
     face_track = track(grid_clip, cache=False)
     index = range(0, grid_clip.num_frames, 5)
@@ -68,7 +69,7 @@ def test_face_descriptor_speed(grid_clip: Clip, record_property) -> None:
     boxes, points = [face_track.boxes[t] for t in index], [face_track.landmarks[t] for t in index]
     shapes = [_detections(b, p) for b, p in zip(boxes, points, strict=True)]
     model = dlib.face_recognition_model_v1(str(models_dir() / "dlib_face_recognition_resnet_model_v1.dat"))
-    descriptor_network()  # loaded outside the timings, as dlib's model above
+    dlib_model("descriptor")  # loaded outside the timings, as dlib's model above
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     ours, theirs = [], []

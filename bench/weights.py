@@ -18,8 +18,6 @@ import hashlib
 import os
 import pickle
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -323,6 +321,9 @@ def fetch(name: str, progress: bool = True, *, allow_unverified: bool = False, t
     if entry.url is None:
         raise ValueError(f"{entry.name}: no download address is known; {_how_to_get(entry)}")
     _refuse_unverified(entry, allow_unverified)
+    import urllib.error  # here: 30 ms that every other command would pay for nothing
+    import urllib.request
+
     request = urllib.request.Request(entry.url, headers={"User-Agent": "talkbench"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (URLs come from TABLE)

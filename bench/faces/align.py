@@ -2,8 +2,9 @@
 
 Per frame, the stable points 33, 36, 39, 42, 45 (nose tip, eye corners), averaged over a 7-frame window centred on
 the frame (frames without a face are skipped; the window shrinks at the clip ends, where face-processor reuses the
-last transform instead), are mapped onto the same points of the canonical face by
-``skimage.transform.estimate_transform("similarity", ...)``; the frame is warped bilinearly to ``size x size``.
+last transform instead), are mapped onto the same points of the canonical face by the least-squares similarity
+(rotation, uniform scale, translation; :func:`similarity_fits`, the fit of
+``skimage.transform.estimate_transform("similarity", ...)``); the frame is warped bilinearly to ``size x size``.
 
 The canonical face is :data:`bench.faces.template.MEAN_FACE` scaled by ``0.6 * size`` and shifted by
 ``(0.2, 0.25) * size``: the 68 points span x in [0.2, 0.8] and y in [0.25, 0.9] of the crop, leaving forehead above.
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from skimage.transform import estimate_transform
 
 from bench.faces.landmarks import STABLE_POINTS
 from bench.faces.template import MEAN_FACE
@@ -58,6 +58,32 @@ def smooth_points(points: np.ndarray, found: np.ndarray, window: int = SMOOTH_WI
     return out
 
 
+def similarity_fits(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least-squares similarities float64 ``[T, 3, 3]`` mapping each ``[T, K, 2]`` point set onto ``target`` ``[K, 2]``.
+
+    Umeyama's fit restricted to rotations (as ``estimate_transform("similarity", ...)``, which tests/faces/test_align.py
+    checks it against), in the closed form of two dimensions: for centred points, ``scale * cos`` and
+    ``scale * sin`` are the summed dot and cross products over the source's summed squares. All frames at once: a
+    scikit-image fit per frame costs 0.1 ms, and importing it 0.09 s of every command that aligns faces. A set whose
+    points coincide has no fit (NaN).
+    """
+    source = np.asarray(source, np.float64)
+    target = np.asarray(target, np.float64)
+    src_mean, dst_mean = source.mean(axis=1, keepdims=True), target.mean(axis=0)
+    src, dst = source - src_mean, target - dst_mean
+    spread = (src**2).sum(axis=(1, 2))
+    dot = (src * dst).sum(axis=(1, 2))
+    cross = (src[..., 0] * dst[:, 1] - src[..., 1] * dst[:, 0]).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos, sin = dot / spread, cross / spread
+    out = np.zeros((len(source), 3, 3))
+    out[:, 0, 0], out[:, 0, 1], out[:, 1, 0], out[:, 1, 1] = cos, -sin, sin, cos
+    out[:, :2, 2] = dst_mean - np.einsum("tij,tj->ti", out[:, :2, :2], src_mean[:, 0])
+    out[:, 2, 2] = 1.0
+    out[spread == 0] = np.nan
+    return out
+
+
 def alignment_transforms(
     clip: Clip, size: int = 128, settings: TrackSettings | None = None, window: int = SMOOTH_WINDOW
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +96,7 @@ def alignment_transforms(
         stable = smooth_points(face_track.landmarks[:, STABLE_POINTS], face_track.found, window)
         target = canonical_face(size)[list(STABLE_POINTS)]
         transforms = np.full((clip.num_frames, 3, 3), np.nan)
-        for t in np.flatnonzero(face_track.found):
-            transforms[t] = estimate_transform("similarity", stable[t], target).params
+        transforms[face_track.found] = similarity_fits(stable[face_track.found], target)
         return transforms, face_track.found.copy()
 
     return clip.memo(("bench.faces.align.transforms", size, settings, window), compute)

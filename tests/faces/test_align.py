@@ -17,7 +17,7 @@ from bench.faces import (
     track,
     transform_points,
 )
-from bench.faces.align import smooth_points
+from bench.faces.align import similarity_fits, smooth_points
 from bench.faces.template import normalise_template, procrustes_mean
 from bench.media import Clip
 
@@ -67,6 +67,20 @@ def test_transforms_are_skimage_similarity_fits_of_smoothed_stable_points(grid_c
     # the stable points land on the canonical ones (error from the 7-frame smoothing and the fit only)
     mapped = transform_points(track(clip).landmarks, transforms)[:, STABLE_POINTS]
     assert np.abs(mapped - target).max() < 4.0 and np.linalg.norm(mapped - target, axis=-1).mean() < 1.5
+
+
+def test_similarity_fits_equal_skimage_estimate_transform() -> None:
+    """The batched closed-form fit equals scikit-image's Umeyama fit per set (mirrored sets too: both keep a proper
+    rotation), and coinciding points have no fit."""
+    rng = np.random.default_rng(7)
+    sources = rng.normal(size=(300, 5, 2)) * rng.uniform(1, 200, (300, 1, 1)) + rng.uniform(-300, 300, (300, 1, 2))
+    sources[::3, :, 0] *= -1  # mirrored point sets
+    target = canonical_face(128)[list(STABLE_POINTS)]
+    fits = similarity_fits(sources, target)
+    for source, fit in zip(sources, fits, strict=True):
+        expected = estimate_transform("similarity", source, target).params
+        np.testing.assert_allclose(fit, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+    assert np.isnan(similarity_fits(np.ones((1, 5, 2)), target)).all()
 
 
 def test_aligned_crops_equal_skimage_warp(grid_clips: dict[str, Clip]) -> None:

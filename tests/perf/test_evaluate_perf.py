@@ -13,14 +13,14 @@ losslessly), reference = the original ``.mpg``; paired by file name. Metrics psn
 * Memory: the ``talkbench evaluate`` command on N and 4N distinct videos in child processes; the child's peak
   resident set (``VmHWM``) must not grow with the number of videos.
 
-Measured on a 2-vCPU machine, quiet, 2026-12-04: talkbench 5.5 s CPU (4.8 s wall) for the 4 pairs on one thread, the
-reference 55.1 s CPU (54.4 s wall): 10.1x CPU, 11.3x wall (12.9x CPU, 14.3x wall on 2026-12-03's slower host, where
-the reference took 94.6 s). Through the command line (a fresh process on a warm model cache, imports and dlib's
-models included, no face tracks): 4.36 s wall with the default 2 threads, 12.5x wall; on one thread 6.5 s CPU, 8.4x
-CPU, 9.2x wall; short of issue 16's 15x (see test_cli_speedup_target). Per pair, on one thread, talkbench spends
-~0.45 s decoding the two clips (the reference pays the same), ~0.28 s in SSIM, ~0.34 s in CPBD, ~0.4 s tracking faces
-for LMD, ~0.05 s each in FDBM and PSNR. Peak RSS of the command: 673 MiB for 2 videos, 698 MiB for 8 (two videos in
-memory at a time with threads; 580 and 579 MiB one at a time).
+Measured on a 2-vCPU machine, quiet, 2026-12-04 (evening host, three runs; the morning host's figures in brackets):
+the reference 67-70 s (54-58 s); talkbench on one thread 9.5-10.5x CPU, 10.9-11.8x wall (9.9-10.1x, 11.1-11.3x).
+Through the command line (a fresh process on a warm model cache, imports and dlib's models included, no face
+tracks): 5.1-6.0 s wall with the default 2 threads, 11.4-13.6x wall (12.2-13.0x); on one thread 8.3-8.9x CPU,
+9.1-9.8x wall; short of issue 16's 15x (see test_cli_speedup_target). Per pair, on one thread, talkbench spends
+~0.3 s decoding the two clips (the reference pays the same), ~0.29 s in SSIM, ~0.3 s in CPBD, ~0.4 s tracking faces
+for LMD, ~0.05 s each in FDBM and PSNR. Peak RSS of the command: 666-684 MiB for 2 videos, 684-691 MiB for 8 (two
+videos in memory at a time with threads; 580 and 579 MiB one at a time).
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def test_speedup_target(pairs, models, measured) -> None:
 
 
 CLI_TARGET = 15.0  # issue 16: through the command line, start-up included, one process
-CLI_FLOOR = 7.5  # regression guard below the measured 8.6-10.6x CPU on one thread (target not met: test_cli_speedup_target)
+CLI_FLOOR = 7.5  # regression guard below the measured 8.3-10.6x CPU on one thread (target not met: test_cli_speedup_target)
 
 
 def cli_seconds(generated: Path, reference: Path, root: Path, models: Path, threads: int) -> tuple[float, float]:
@@ -238,11 +238,12 @@ def test_cli_speedup_floor(cli_ratios, record_property) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 16 open: measured 12.2-13.0x wall with 2 threads (8.6x CPU on one thread). What is left per 4 pairs, "
-    "in CPU seconds on one thread: decoding the lossless generated clips (FFV1 RGB, ~1.6 s; the reference pays it "
-    "too), CPBD (~1.35 s), SSIM (~1.1 s), dlib's 68-point predictor on all 600 frames (~0.95 s; LMD needs every "
-    "frame and each frame's box comes from the last), loading it (~0.37 s), HOG detection every 15 frames (~0.3 s), "
-    "imports (~0.5 s); dlib holds Python's GIL, so two threads keep ~1.6 cores busy",
+    reason="issue 16 open: measured 11.4-13.6x wall with 2 threads (12.2-13.0x on the morning host; 8.3-8.9x CPU on "
+    "one thread). What is left per 4 pairs, in CPU seconds on one thread: decoding (~1.2 s, the lossless FFV1 generated "
+    "clips ~1.1 s; the reference pays it too), CPBD (~1.2 s), SSIM (~1.15 s), dlib's 68-point predictor on all 600 "
+    "frames (~0.55 s; LMD needs every frame and each frame's box comes from the last), loading it (~0.42 s), HOG "
+    "detection every 15 frames (~0.33 s), imports (~0.45 s). dlib and imports hold Python's GIL, so two threads keep "
+    "~1.5-1.6 cores busy, and the imports plus the first video's decoding (~1 s) come before any metric starts",
 )
 def test_cli_speedup_target(cli_ratios) -> None:
     """Issue 16: ``talkbench evaluate`` through the CLI at least 15x the frame-by-frame reference in wall time (what a

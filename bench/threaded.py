@@ -92,6 +92,7 @@ def threaded_rows(
             else:
                 left_out = limited(lambda: evaluator.update_sets(item))  # noqa: B023  (called at once)
                 row = evaluator.row(item, {name: future.result() for name, future in futures.items()}, left_out)
+            del item, futures, started  # this video's frames go before the next one is read: AHEAD in memory, not one more
             following = next(queued, None)
             if following is not None:
                 window.append((following, loader.submit(start, following)))

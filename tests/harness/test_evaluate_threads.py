@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -102,6 +103,28 @@ def test_metrics_overlap_but_each_runs_one_call_at_a_time(busy_metrics, toy_dirs
     assert _Busy.peak["*"] == threads  # 4 metrics x 6 videos of 20 ms: the slots fill
     assert all(_Busy.peak[name] == 1 for name in busy_metrics)
     assert threading.active_count() == 1 or not any(t.name.startswith("talkbench-") for t in threading.enumerate())
+
+
+def test_at_most_ahead_videos_are_in_memory(busy_metrics, toy_dirs, tmp_path, monkeypatch) -> None:
+    """When the loader starts reading a video, at most ``AHEAD - 1`` others are alive: the video whose row was just
+    made is dropped before the next one is read, so memory stays flat (the 8-video perf run once held three)."""
+    import bench.evaluate
+
+    alive: weakref.WeakSet[Clip] = weakref.WeakSet()  # the loaded items' generated clips
+    seen: list[int] = []
+    original = bench.evaluate.load_or_reason
+
+    def counting(spec, config):
+        seen.append(len(alive))  # videos still referenced when this one starts to load
+        item = original(spec, config)
+        if not isinstance(item, str):
+            alive.add(item.generated)
+        return item
+
+    monkeypatch.setattr(bench.evaluate, "load_or_reason", counting)
+    specs = pair_directories(*toy_dirs)
+    evaluate(specs, EvalConfig(busy_metrics), tmp_path / "run", progress=False, threads=2)
+    assert len(seen) == len(specs) and max(seen) == bench.threaded.AHEAD - 1, seen
 
 
 def test_a_crashing_metric_stops_the_run_and_its_threads(toy_metrics, toy_dirs, tmp_path) -> None:

@@ -13,13 +13,13 @@ losslessly), reference = the original ``.mpg``; paired by file name. Metrics psn
 * Memory: the ``talkbench evaluate`` command on N and 4N distinct videos in child processes; the child's peak
   resident set (``VmHWM``) must not grow with the number of videos.
 
-Measured on a 2-vCPU machine, quiet, 2026-12-04 (evening host, three runs; the morning host's figures in brackets):
-the reference 67-70 s (54-58 s); talkbench on one thread 9.5-10.5x CPU, 10.9-11.8x wall (9.9-10.1x, 11.1-11.3x).
+Measured on a 2-vCPU machine, quiet, 2026-12-04 (evening host, five runs; the morning host's figures in brackets):
+the reference 61-70 s (54-58 s); talkbench on one thread 9.5-10.6x CPU, 10.9-12.0x wall (9.9-10.1x, 11.1-11.3x).
 Through the command line (a fresh process on a warm model cache, imports and dlib's models included, no face
-tracks): 5.1-6.0 s wall with the default 2 threads, 11.4-13.6x wall (12.2-13.0x); on one thread 8.3-8.9x CPU,
-9.1-9.8x wall; short of issue 16's 15x (see test_cli_speedup_target). Per pair, on one thread, talkbench spends
+tracks): 4.7-6.0 s wall with the default 2 threads, 11.4-13.6x wall (12.2-13.0x); on one thread 8.3-9.0x CPU,
+9.1-9.9x wall; short of issue 16's 15x (see test_cli_speedup_target). Per pair, on one thread, talkbench spends
 ~0.3 s decoding the two clips (the reference pays the same), ~0.29 s in SSIM, ~0.3 s in CPBD, ~0.4 s tracking faces
-for LMD, ~0.05 s each in FDBM and PSNR. Peak RSS of the command: 666-684 MiB for 2 videos, 684-691 MiB for 8 (two
+for LMD, ~0.05 s each in FDBM and PSNR. Peak RSS of the command: 649-684 MiB for 2 videos, 684-706 MiB for 8 (two
 videos in memory at a time with threads; 580 and 579 MiB one at a time).
 """
 
@@ -238,7 +238,7 @@ def test_cli_speedup_floor(cli_ratios, record_property) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 16 open: measured 11.4-13.6x wall with 2 threads (12.2-13.0x on the morning host; 8.3-8.9x CPU on "
+    reason="issue 16 open: measured 11.4-13.6x wall with 2 threads (12.2-13.0x on the morning host; 8.3-9.0x CPU on "
     "one thread). What is left per 4 pairs, in CPU seconds on one thread: decoding (~1.2 s, the lossless FFV1 generated "
     "clips ~1.1 s; the reference pays it too), CPBD (~1.2 s), SSIM (~1.15 s), dlib's 68-point predictor on all 600 "
     "frames (~0.55 s; LMD needs every frame and each frame's box comes from the last), loading it (~0.42 s), HOG "

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from scipy.spatial import Delaunay
 
-from bench.faces import MEAN_FACE, STABLE_POINTS
+from bench.faces import MEAN_FACE, STABLE_POINTS, similarity_fits
 
 LOWER_POINTS = (*range(2, 15), 31, 32, 34, 35, *range(48, 68))  # jaw 2-14, nose base (tip 33 is a pose anchor), mouth
 MASK_POINTS = (*range(2, 15), 35, 34, 33, 32, 31)  # the lower-face polygon: chin line closed under the nose
@@ -76,20 +76,14 @@ class FaceModel(Protocol):
 def similarity_fit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Least-squares similarity ``(a, b, tx, ty)`` per frame with ``target ~ [[a, -b], [b, a]] source + t``.
 
+    :func:`bench.faces.similarity_fits` (the face alignment's fit) as a pose.
+
     Args:
         source: ``[K, 2]`` or ``[T, K, 2]`` points.
         target: ``[T, K, 2]`` points.
     """
-    target = np.asarray(target, np.float64)
-    source = np.broadcast_to(np.asarray(source, np.float64), target.shape)
-    ps, qs = source - source.mean(1, keepdims=True), target - target.mean(1, keepdims=True)
-    norm = (ps**2).sum((1, 2))
-    a = (ps * qs).sum((1, 2)) / norm
-    b = (ps[..., 0] * qs[..., 1] - ps[..., 1] * qs[..., 0]).sum(1) / norm
-    pc, qc = source.mean(1), target.mean(1)
-    tx = qc[:, 0] - (a * pc[:, 0] - b * pc[:, 1])
-    ty = qc[:, 1] - (b * pc[:, 0] + a * pc[:, 1])
-    return np.stack([a, b, tx, ty], 1)
+    fits = similarity_fits(source, target)
+    return np.stack([fits[:, 0, 0], fits[:, 1, 0], fits[:, 0, 2], fits[:, 1, 2]], 1)
 
 
 def apply_pose(points: np.ndarray, pose: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ recorded (``found`` False, NaN values, a reason), never dropped.
 
 from __future__ import annotations
 
-from bench.faces.align import AlignedFaces, align, alignment_transforms, canonical_face, transform_points
+from bench.faces.align import AlignedFaces, align, alignment_transforms, canonical_face, similarity_fits, transform_points
 from bench.faces.crops import face_track_crops, mouth_crops
 from bench.faces.detect import detect_faces, models_dir
 from bench.faces.embedding import EMBED_DIM, FaceNotFoundError, embed, embed_image
@@ -39,6 +39,7 @@ __all__ = [
     "mouth_crops",
     "mouth_opening",
     "predict_landmarks",
+    "similarity_fits",
     "track",
     "transform_points",
 ]

@@ -59,28 +59,30 @@ def smooth_points(points: np.ndarray, found: np.ndarray, window: int = SMOOTH_WI
 
 
 def similarity_fits(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Least-squares similarities float64 ``[T, 3, 3]`` mapping each ``[T, K, 2]`` point set onto ``target`` ``[K, 2]``.
+    """Least-squares similarities float64 ``[T, 3, 3]`` with ``target ~ M source`` per point set.
 
-    Umeyama's fit restricted to rotations (as ``estimate_transform("similarity", ...)``, which tests/faces/test_align.py
-    checks it against), in the closed form of two dimensions: for centred points, ``scale * cos`` and
-    ``scale * sin`` are the summed dot and cross products over the source's summed squares. All frames at once: a
-    scikit-image fit per frame costs 0.1 ms, and importing it 0.09 s of every command that aligns faces. A set whose
-    points coincide has no fit (NaN).
+    ``source`` and ``target`` are ``[K, 2]`` or ``[T, K, 2]`` (a single set is broadcast against the other's frames).
+    Umeyama's fit restricted to rotations (as ``skimage.transform.estimate_transform("similarity", ...)``, which
+    tests/faces/test_align.py checks it against) in the closed form of two dimensions: for centred points,
+    ``scale * cos`` and ``scale * sin`` are the summed dot and cross products over the source's summed squares. All
+    frames at once: a scikit-image fit per frame costs 0.1 ms, and importing it 0.09 s of every command that aligns
+    faces. A source whose points coincide has no fit (NaN).
     """
-    source = np.asarray(source, np.float64)
-    target = np.asarray(target, np.float64)
-    src_mean, dst_mean = source.mean(axis=1, keepdims=True), target.mean(axis=0)
-    src, dst = source - src_mean, target - dst_mean
-    spread = (src**2).sum(axis=(1, 2))
-    dot = (src * dst).sum(axis=(1, 2))
-    cross = (src[..., 0] * dst[:, 1] - src[..., 1] * dst[:, 0]).sum(axis=1)
+    source, target = np.broadcast_arrays(np.asarray(source, np.float64), np.asarray(target, np.float64))
+    if source.ndim == 2:
+        source, target = source[None], target[None]
+    ps, qs = source - source.mean(1, keepdims=True), target - target.mean(1, keepdims=True)
+    norm = (ps**2).sum((1, 2))
     with np.errstate(divide="ignore", invalid="ignore"):
-        cos, sin = dot / spread, cross / spread
+        a = (ps * qs).sum((1, 2)) / norm
+        b = (ps[..., 0] * qs[..., 1] - ps[..., 1] * qs[..., 0]).sum(1) / norm
+    pc, qc = source.mean(1), target.mean(1)
     out = np.zeros((len(source), 3, 3))
-    out[:, 0, 0], out[:, 0, 1], out[:, 1, 0], out[:, 1, 1] = cos, -sin, sin, cos
-    out[:, :2, 2] = dst_mean - np.einsum("tij,tj->ti", out[:, :2, :2], src_mean[:, 0])
+    out[:, 0, 0], out[:, 0, 1], out[:, 1, 0], out[:, 1, 1] = a, -b, b, a
+    out[:, 0, 2] = qc[:, 0] - (a * pc[:, 0] - b * pc[:, 1])
+    out[:, 1, 2] = qc[:, 1] - (b * pc[:, 0] + a * pc[:, 1])
     out[:, 2, 2] = 1.0
-    out[spread == 0] = np.nan
+    out[norm == 0] = np.nan
     return out
 
 

@@ -71,7 +71,7 @@ def test_transforms_are_skimage_similarity_fits_of_smoothed_stable_points(grid_c
 
 def test_similarity_fits_equal_skimage_estimate_transform() -> None:
     """The batched closed-form fit equals scikit-image's Umeyama fit per set (mirrored sets too: both keep a proper
-    rotation), and coinciding points have no fit."""
+    rotation), either side a single set or one per frame; coinciding points have no fit."""
     rng = np.random.default_rng(7)
     sources = rng.normal(size=(300, 5, 2)) * rng.uniform(1, 200, (300, 1, 1)) + rng.uniform(-300, 300, (300, 1, 2))
     sources[::3, :, 0] *= -1  # mirrored point sets
@@ -81,6 +81,9 @@ def test_similarity_fits_equal_skimage_estimate_transform() -> None:
         expected = estimate_transform("similarity", source, target).params
         np.testing.assert_allclose(fit, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
     assert np.isnan(similarity_fits(np.ones((1, 5, 2)), target)).all()
+    for fit, frame_points in zip(similarity_fits(target, sources[:20]), sources[:20], strict=True):  # one set, T targets
+        expected = estimate_transform("similarity", target, frame_points).params
+        np.testing.assert_allclose(fit, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
 
 
 def test_aligned_crops_equal_skimage_warp(grid_clips: dict[str, Clip]) -> None:

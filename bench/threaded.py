@@ -3,8 +3,8 @@
 A loader thread reads the videos in input order, at most :data:`AHEAD` of them in memory at a time, and hands each
 metric its item. Every per-item metric has a lane of its own, a thread that scores the videos one after another in
 input order, so that no metric object is ever used by two threads at once; at most ``threads`` metric calls compute
-at a time. Set-level metrics are fed by the calling thread, in input order. Every value therefore equals the
-sequential one, and the rows come back in input order.
+at a time, the oldest video's first (:class:`OrderedSlots`). Set-level metrics are fed by the calling thread, in input
+order. Every value therefore equals the sequential one, and the rows come back in input order.
 
 The gain comes from work that runs outside Python's global interpreter lock: FFmpeg's decoding, OpenCV's filters and
 numpy's array loops. dlib's face models hold the lock while they run, so face analyses overlap with the other
@@ -13,6 +13,7 @@ metrics' array work but not with each other's Python code.
 
 from __future__ import annotations
 
+import heapq
 import os
 import threading
 from collections import deque
@@ -60,46 +61,76 @@ def threaded_rows(
     """Rows of ``specs`` scored with overlapping decoding and metrics, yielded in input order."""
     from bench.evaluate import failed_row, load_or_reason
 
-    slots = threading.BoundedSemaphore(threads)
-
-    def limited(call: Callable[[], T]) -> T:
-        with slots:
-            return call()
-
+    slots = OrderedSlots(threads)
     metrics = evaluator.item_metrics
     lanes = {name: ThreadPoolExecutor(1, thread_name_prefix=f"talkbench-{name}") for name in metrics}
     loader = ThreadPoolExecutor(1, thread_name_prefix="talkbench-load")
 
-    def start(spec: ItemSpec) -> tuple[Item | str, dict[str, Future[Score]]]:
+    def start(position: int, spec: ItemSpec) -> tuple[Item | str, dict[str, Future[Score]]]:
         """On the loader thread: load one video and queue it on every metric's lane (in input order)."""
         item = load_or_reason(spec, config)
         if isinstance(item, str):
             return item, {}
-        return item, {name: lanes[name].submit(limited, _bind(metric, item)) for name, metric in metrics.items()}
+        return item, {
+            name: lanes[name].submit(slots.run, (position, lane), _bind(metric, item))
+            for lane, (name, metric) in enumerate(metrics.items())
+        }
 
-    window: deque[tuple[ItemSpec, Future]] = deque()
-    queued = iter(specs)
+    window: deque[tuple[int, ItemSpec, Future]] = deque()
+    queued = enumerate(specs)
     try:
-        for spec in queued:
-            window.append((spec, loader.submit(start, spec)))
+        for position, spec in queued:
+            window.append((position, spec, loader.submit(start, position, spec)))
             if len(window) == AHEAD:
                 break
         while window:
-            spec, started = window.popleft()
+            position, spec, started = window.popleft()
             item, futures = started.result()
             if isinstance(item, str):
                 row = failed_row(spec, list(metrics), item)
             else:
-                left_out = limited(lambda: evaluator.update_sets(item))  # noqa: B023  (called at once)
+                left_out = slots.run((position, -1), lambda: evaluator.update_sets(item))  # noqa: B023  (called at once)
                 row = evaluator.row(item, {name: future.result() for name, future in futures.items()}, left_out)
             del item, futures, started  # this video's frames go before the next one is read: AHEAD in memory, not one more
             following = next(queued, None)
             if following is not None:
-                window.append((following, loader.submit(start, following)))
+                window.append((following[0], following[1], loader.submit(start, *following)))
             yield row
     finally:
         for executor in (loader, *lanes.values()):
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+class OrderedSlots:
+    """At most ``n`` calls at a time; a freed slot goes to the waiting call with the lowest key, not the quickest thread.
+
+    Keyed by (video position, lane), the oldest video's metrics always go first. With a plain semaphore a lane that had
+    just finished one video took the slot straight back for the next while an older video's metric waited (measured on
+    the four GRID pairs: the first video's LMD waited 1.1 s behind the second video's metrics), and that video's row,
+    which the loader waits for before reading on, came late.
+    """
+
+    def __init__(self, n: int) -> None:
+        self._free = n
+        self._waiting: list[tuple[int, int]] = []
+        self._changed = threading.Condition()
+
+    def run(self, key: tuple[int, int], call: Callable[[], T]) -> T:
+        """``call()`` once a slot is free and no waiting key is lower than ``key`` (keys must be unique)."""
+        with self._changed:
+            heapq.heappush(self._waiting, key)
+            while self._free == 0 or self._waiting[0] != key:
+                self._changed.wait()
+            heapq.heappop(self._waiting)
+            self._free -= 1
+            if self._free and self._waiting:
+                self._changed.notify_all()
+        try:
+            return call()
+        finally:
+            with self._changed:
+                self._free += 1
+                self._changed.notify_all()
 
 
 def _bind(metric: Metric, item: Item) -> Callable[[], Score]:

@@ -17,7 +17,7 @@ import metrics
 from bench.cli import main
 from bench.evaluate import EvalConfig, evaluate, pair_directories
 from bench.media import Clip
-from bench.threaded import check_threads, default_threads
+from bench.threaded import OrderedSlots, check_threads, default_threads
 from metrics import Item, Score
 from metrics.base import Metric
 
@@ -103,6 +103,46 @@ def test_metrics_overlap_but_each_runs_one_call_at_a_time(busy_metrics, toy_dirs
     assert _Busy.peak["*"] == threads  # 4 metrics x 6 videos of 20 ms: the slots fill
     assert all(_Busy.peak[name] == 1 for name in busy_metrics)
     assert threading.active_count() == 1 or not any(t.name.startswith("talkbench-") for t in threading.enumerate())
+
+
+def test_a_freed_slot_goes_to_the_lowest_waiting_key() -> None:
+    """Calls waiting for the one slot run in key order (oldest video, then lane), whatever order they arrived in."""
+    slots, holding, release = OrderedSlots(1), threading.Event(), threading.Event()
+    ran: list[tuple[int, int]] = []
+    holder = threading.Thread(target=slots.run, args=((0, 0), lambda: (holding.set(), release.wait())))
+    holder.start()
+    holding.wait()
+    keys = [(3, 1), (1, 2), (2, 0), (1, -1), (3, 0)]
+    waiters = [threading.Thread(target=slots.run, args=(key, lambda key=key: ran.append(key))) for key in keys]
+    for waiter in waiters:  # one at a time, each queued before the next arrives
+        waiter.start()
+        deadline = time.monotonic() + 10
+        while len(slots._waiting) < waiters.index(waiter) + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    assert not ran
+    release.set()
+    for thread in (holder, *waiters):
+        thread.join(10)
+    assert ran == sorted(keys)
+
+
+def test_two_slots_run_two_calls_at_once() -> None:
+    """With two slots, two calls overlap (each waits for the other to start), and a third waits for a free slot."""
+    slots, barrier = OrderedSlots(2), threading.Barrier(2, timeout=10)
+    started: list[int] = []
+
+    def call(k: int) -> int:
+        started.append(k)
+        if k < 2:
+            barrier.wait()  # would time out if the two first calls could not run together
+        return k
+
+    threads = [threading.Thread(target=slots.run, args=((k, 0), lambda k=k: call(k))) for k in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sorted(started) == [0, 1, 2] and not barrier.broken
 
 
 def test_at_most_ahead_videos_are_in_memory(busy_metrics, toy_dirs, tmp_path, monkeypatch) -> None:

@@ -86,3 +86,14 @@ def test_weight_free_evaluation_on_the_cpu_imports_no_torch(grid_paths, tmp_path
     assert "bench.evaluate" in loaded and "metrics.lmd" in loaded and "dlib" in loaded
     assert not loaded & {"torch", "pandas"}, sorted(loaded & {"torch", "pandas"})
     assert not loaded & {"skimage", "urllib.request"}, sorted(loaded & {"skimage", "urllib.request"})
+
+
+def test_cpbd_imports_scipy_ndimage_on_its_first_frame() -> None:
+    """Creating ``cpbd`` (before the first video is read) leaves scipy.ndimage (~0.1 s) to the first frame scored, which
+    a threaded ``evaluate`` runs on CPBD's own lane beside the other metrics."""
+    create = "import metrics\ncpbd = metrics.create('cpbd')"
+    assert "scipy.ndimage" not in modules_after(create)
+    frames = "np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), np.uint8)"
+    score = (f"{create}\nimport numpy as np\nfrom bench.media import Clip\nfrom metrics import Item\n"
+             f"cpbd(Item(Clip({frames}), video_id='noise'))")
+    assert "scipy.ndimage" in modules_after(score)

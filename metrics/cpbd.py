@@ -70,10 +70,13 @@ def _runs(signs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([[0], boundaries]), np.concatenate([boundaries - 1, [signs.size - 1]])
 
 
-def _angles(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """The port's gradient angle in degrees (``np.gradient``, 0 where the x gradient is 0) at interior pixels."""
-    grad_x = (image[rows, cols + 1] - image[rows, cols - 1]) / 2.0
-    grad_y = (image[rows + 1, cols] - image[rows - 1, cols]) / 2.0
+def _angles(values: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
+    """The port's gradient angle in degrees at the interior pixels ``at`` of the flattened image ``values``.
+
+    ``np.gradient``'s central differences; 0 where the x gradient is 0.
+    """
+    grad_x = np.subtract(values[at + 1], values[at - 1], dtype=np.float64) / 2.0
+    grad_y = np.subtract(values[at + width], values[at - width], dtype=np.float64) / 2.0
     with np.errstate(invalid="ignore"):
         angle = np.where(grad_x != 0, np.arctan2(grad_y, grad_x) * (180 / np.pi), 0.0)
     angle[(grad_x == 0) & (grad_y == np.pi / 2)] = 90.0  # the port's special case, kept for identical output
@@ -94,39 +97,47 @@ def marziliano_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
 
 
 def edge_widths(edges: np.ndarray, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`marziliano_widths` as the rows, columns and widths (int64, all >= 2) of the measured edge pixels."""
-    image = np.asarray(image, np.float64)
+    """:func:`marziliano_widths` as the rows, columns and widths (int64, all >= 2) of the measured edge pixels.
+
+    ``image``: uint8, or float64 on the 0..255 scale (both give the same widths for the same values).
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = image.astype(np.float64, copy=False)
     height, width = image.shape
     none = np.zeros(0, np.int64)
     if height < 3 or width < 3:
         return none, none, none
     edges = np.asarray(edges)
-    rows, cols = np.divmod(np.flatnonzero(edges if edges.dtype == bool else edges != 0), width)
-    interior = (rows > 0) & (rows < height - 1) & (cols > 0) & (cols < width - 1)
-    rows, cols = rows[interior], cols[interior]
-    angle = _angles(image, rows, cols)
+    at = np.flatnonzero(edges if edges.dtype == bool else edges != 0)  # flat indices of the edge pixels
+    rows, cols = np.divmod(at, width)
+    at = at[(rows > 0) & (rows < height - 1) & (cols > 0) & (cols < width - 1)]
+    values = image.ravel()
+    angle = _angles(values, at, width)
     if not angle.any():  # the port measures nothing when every angle in the image is 0
-        grad_y, grad_x = np.gradient(image)
+        grad_y, grad_x = np.gradient(image.astype(np.float64))
         if not ((grad_x < 0) | ((grad_x > 0) & (grad_y != 0)) | ((grad_x == 0) & (grad_y == np.pi / 2))).any():
             return none, none, none
     quantised = 45 * np.round(angle / 45)
     measured = (quantised == 0) | (np.abs(quantised) == 180)
-    rows, cols, wanted = rows[measured], cols[measured], np.where(quantised[measured] == 0, 1, -1)
+    at, wanted = at[measured], np.where(quantised[measured] == 0, 1, -1)
+    cols = at % width
     step_signs = np.full((height, width), 2, np.int8)  # the last column separates rows: no run crosses it
-    step_signs[:, :-1] = np.sign(np.diff(image, axis=1))
+    right, left = image[:, 1:], image[:, :-1]
+    np.subtract(right > left, right < left, out=step_signs[:, :-1], dtype=np.int8)  # the sign of each step
     signs = step_signs.ravel()
     starts, ends = _runs(signs)
-    total = np.full(rows.shape, 2, np.int64)
+    total = np.full(at.shape, 2, np.int64)
     for offset in (-2, 1):  # reach left from step c - 2, right from step c + 1
         ok = (cols + offset >= 0) & (cols + offset < width - 1)
-        steps = rows[ok] * width + cols[ok] + offset
-        ok[ok] = signs[steps] == wanted[ok]  # rising edges climb, falling edges descend
-        steps = rows[ok] * width + cols[ok] + offset
+        ok[ok] = signs[at[ok] + offset] == wanted[ok]  # rising edges climb, falling edges descend
+        steps = at[ok] + offset
         if offset < 0:  # run length up to the step, leftwards
             run = steps - starts[np.searchsorted(starts, steps, side="right") - 1] + 1
         else:  # run length from the step, rightwards
             run = ends[np.searchsorted(ends, steps, side="left")] - steps + 1
         total[ok] += np.minimum(run, MAX_STEPS)
+    rows, cols = np.divmod(at, width)
     return rows, cols, total
 
 
@@ -177,14 +188,17 @@ def port_edge_blocks(image: np.ndarray) -> np.ndarray:
     rows, cols = image.shape[0] // BLOCK, image.shape[1] // BLOCK
     if rows == 0 or cols == 0:
         return np.zeros((rows, cols), bool)
-    gradients = edges.port_gradients(image)
-    mag = gradients[2]
-    sample = (np.arange(rows)[:, None] * BLOCK + np.arange(SAMPLE_STEP // 2, BLOCK, SAMPLE_STEP)).ravel()
-    sure = np.zeros((sample.size, image.shape[1]), bool)  # the border columns are never edges
-    sure[:, 1:-1] = edges.suppressed_maxima(gradients, sample) & (mag[sample, 1:-1] >= edges.HIGH)
+    count = rows * BLOCK // SAMPLE_STEP
+    sampled = edges.sampled_gradients(image, SAMPLE_STEP, count)  # row j of the sample at 3 j + 1
+    sample = 3 * np.arange(count) + 1
+    sure = np.zeros((count, image.shape[1]), bool)  # the border columns are never edges
+    sure[:, 1:-1] = edges.suppressed_maxima(sampled, sample) & (sampled[2][sample, 1:-1] >= edges.HIGH)
     counts = sure[:, : cols * BLOCK].reshape(rows, -1, cols, BLOCK).sum(axis=(1, 3))
     decided = counts > BLOCK_LIMIT
-    if decided.all() or (decided | (_block_counts(mag >= edges.LOW, rows, cols) <= BLOCK_LIMIT)).all():
+    if decided.all():
+        return decided
+    gradients = edges.port_gradients(image)
+    if (decided | (_block_counts(gradients[2] >= edges.LOW, rows, cols) <= BLOCK_LIMIT)).all():
         return decided
     return edge_blocks(port_block_edges(image, gradients))
 
@@ -235,12 +249,15 @@ def cpbd(image: np.ndarray, *, style: Literal["port", "matlab"] = "port") -> flo
     """
     if style not in STYLES:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
-    image = check_image(image)
+    levels = np.asarray(image)
+    image = check_image(levels)
+    if levels.dtype != np.uint8:
+        levels = image  # uint8 frames take integer shortcuts to the same values
     if style == "matlab":
         edge_block, width_edges = edge_blocks(edges.matlab_canny(image)), edges.matlab_sobel(image)
     else:
-        edge_block, width_edges = port_edge_blocks(image), edges.octave_sobel(image)
-    rows, cols, widths = edge_widths(width_edges & _in_blocks(edge_block, image.shape), image)  # all in edge blocks
+        edge_block, width_edges = port_edge_blocks(image), edges.octave_sobel(levels)
+    rows, cols, widths = edge_widths(width_edges & _in_blocks(edge_block, image.shape), levels)  # all in edge blocks
     return _pooled(image, rows, cols, widths)
 
 

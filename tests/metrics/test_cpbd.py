@@ -213,3 +213,45 @@ def test_pooling_the_measured_pixels_equals_pooling_the_width_map():
         assert np.array_equal(np.flatnonzero(widths), rows * image.shape[1] + cols) and (values >= 2).all()
         assert np.array_equal(widths[rows, cols], values)
         assert cpbd(image) == pooled_sharpness(image, blocks, widths)
+
+
+def _uint8_images() -> list[np.ndarray]:
+    """GRID frames, scikit-image's pictures, random noise of odd sizes, and extremes (0/255 checkerboard, flat)."""
+    generated, _ = consecutive_pair(2)
+    rng = np.random.default_rng(7)
+    noise = [rng.integers(0, 256, (int(h), int(w)), dtype=np.uint8) for h, w in rng.integers(3, 200, (12, 2))]
+    checker = (np.indices((96, 130)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    return [*grey(generated), *_skimage_images().values(), *noise, checker, np.full((70, 70), 9, np.uint8)]
+
+
+def test_uint8_shortcuts_give_the_float_paths_values():
+    """uint8 frames take integer shortcuts (Sobel strengths in int32, step signs by comparison): the same edge maps,
+    widths and CPBD, bit for bit, as the same image in float64."""
+    from metrics.cpbd import edge_widths
+
+    for image in _uint8_images():
+        values = image.astype(np.float64)
+        assert np.array_equal(edges.octave_sobel(image), edges.octave_sobel(values))
+        mask = edges.octave_sobel(values) | (np.indices(image.shape).sum(axis=0) % 5 == 0)  # and pixels on no edge
+        for ours, float_path in zip(edge_widths(mask, image), edge_widths(mask, values), strict=True):
+            assert np.array_equal(ours, float_path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CPBDWarning)  # images smaller than a block
+            assert cpbd(image) == cpbd(values)
+    checker = _uint8_images()[-2]
+    assert np.array_equal(edges.octave_sobel(checker), port.sobel(checker.astype(np.float64)))
+
+
+@pytest.mark.parametrize("step", [5, 8, 11])
+def test_sampled_gradients_are_the_whole_maps_rows(step):
+    """Canny's gradients computed on the sampled rows only (and their neighbours) equal those rows of the whole map."""
+    for image in _uint8_images():
+        values = image.astype(np.float64)
+        count = values.shape[0] // step
+        if count == 0:
+            continue
+        rows = (step * np.arange(count)[:, None] + step // 2 + np.array([-1, 0, 1])).ravel()
+        for whole, sampled in zip(edges.port_gradients(values), edges.sampled_gradients(values, step, count), strict=True):
+            assert np.array_equal(whole[rows], sampled)
+    with pytest.raises(ValueError, match="step >= 5"):
+        edges.sampled_gradients(np.zeros((64, 64)), 4, 8)

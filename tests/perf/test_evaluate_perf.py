@@ -13,14 +13,14 @@ losslessly), reference = the original ``.mpg``; paired by file name. Metrics psn
 * Memory: the ``talkbench evaluate`` command on N and 4N distinct videos in child processes; the child's peak
   resident set (``VmHWM``) must not grow with the number of videos.
 
-Measured on a 2-vCPU machine, quiet, 2026-12-04 (evening host, five runs; the morning host's figures in brackets):
-the reference 61-70 s (54-58 s); talkbench on one thread 9.5-10.6x CPU, 10.9-12.0x wall (9.9-10.1x, 11.1-11.3x).
-Through the command line (a fresh process on a warm model cache, imports and dlib's models included, no face
-tracks): 4.7-6.0 s wall with the default 2 threads, 11.4-13.6x wall (12.2-13.0x); on one thread 8.3-9.0x CPU,
-9.1-9.9x wall; short of issue 16's 15x (see test_cli_speedup_target). Per pair, on one thread, talkbench spends
-~0.3 s decoding the two clips (the reference pays the same), ~0.29 s in SSIM, ~0.3 s in CPBD, ~0.4 s tracking faces
-for LMD, ~0.05 s each in FDBM and PSNR. Peak RSS of the command: 649-684 MiB for 2 videos, 684-706 MiB for 8 (two
-videos in memory at a time with threads; 580 and 579 MiB one at a time).
+Measured on a 2-vCPU machine, quiet, 2026-12-04 at night (Intel Xeon host, three runs; the evening's five runs of
+the earlier code in brackets): the reference 57.7-59.5 s (61-70 s); talkbench on one thread 10.9-11.4x CPU,
+12.4-13.0x wall (9.5-10.6x, 10.9-12.0x). Through the command line (a fresh process on a warm model cache, imports and
+dlib's models included, no face tracks): 4.17-4.51 s wall with the default 2 threads, 13.0-14.3x wall (11.4-13.6x);
+on one thread 8.9-9.5x CPU, 9.8-10.5x wall; short of issue 16's 15x (see test_cli_speedup_target). Per pair, on
+one thread, talkbench spends ~0.32 s decoding the two clips (the reference pays the same), ~0.28 s in SSIM, ~0.24 s
+in CPBD (grey conversion included), ~0.3 s tracking faces for LMD, ~0.07 s in FDBM and ~0.04 s in PSNR. Peak RSS of
+the command: 677-680 MiB for 4 videos, 684-690 MiB for 16 (two videos in memory at a time with threads).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from metrics._frames import grey
 
 METRICS = ["psnr", "ssim", "cpbd", "fdbm", "lmd"]
 TARGET = 10.0  # issue 7, item 9: at least 10x faster than the frame-by-frame reference
-FLOOR = 9.0  # regression guard below the measured 11.3-12.9x (CPU time, shared 2-core machine)
+FLOOR = 9.0  # regression guard below the measured 9.5-11.4x (CPU time, shared 2-core machine)
 MEMORY_GROWTH = 1.3  # peak RSS with 4N videos below this times the peak with N videos
 # psnr/cpbd/fdbm: same arithmetic (relative differences <= 1e-14 measured). lmd (relative): talkbench tracks
 # (detection every 15 frames) and predicts landmarks on crops upscaled to 160 px (GRID faces are ~125 px wide), where
@@ -178,14 +178,14 @@ def test_speedup_floor(pairs, models, measured, record_property) -> None:
 def test_speedup_target(pairs, models, measured) -> None:
     """Issue 7, item 9: ``talkbench evaluate`` runs at least 10x faster than the reference (wall time, one thread each).
 
-    Measured 12.5-14.3x wall (11.3-12.9x CPU time: the CPU floor above guards that) on a shared 2-vCPU machine.
+    Measured 10.9-13.0x wall (9.5-11.4x CPU time: the CPU floor above guards that) on shared 2-vCPU machines.
     """
     _, wall_ratio = speedups(pairs, models, measured)
     assert wall_ratio >= TARGET, f"{wall_ratio:.1f}x wall, target {TARGET:.0f}x"
 
 
 CLI_TARGET = 15.0  # issue 16: through the command line, start-up included, one process
-CLI_FLOOR = 7.5  # regression guard below the measured 8.3-10.6x CPU on one thread (target not met: test_cli_speedup_target)
+CLI_FLOOR = 7.5  # regression guard below the measured 8.3-9.5x CPU on one thread (target not met: test_cli_speedup_target)
 
 
 def cli_seconds(generated: Path, reference: Path, root: Path, models: Path, threads: int) -> tuple[float, float]:
@@ -238,12 +238,13 @@ def test_cli_speedup_floor(cli_ratios, record_property) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 16 open: measured 11.4-13.6x wall with 2 threads (12.2-13.0x on the morning host; 8.3-9.0x CPU on "
-    "one thread). What is left per 4 pairs, in CPU seconds on one thread: decoding (~1.2 s, the lossless FFV1 generated "
-    "clips ~1.1 s; the reference pays it too), CPBD (~1.2 s), SSIM (~1.15 s), dlib's 68-point predictor on all 600 "
-    "frames (~0.55 s; LMD needs every frame and each frame's box comes from the last), loading it (~0.42 s), HOG "
-    "detection every 15 frames (~0.33 s), imports (~0.45 s). dlib and imports hold Python's GIL, so two threads keep "
-    "~1.5-1.6 cores busy, and the imports plus the first video's decoding (~1 s) come before any metric starts",
+    reason="issue 16 open: measured 13.0-14.3x wall with 2 threads (reference 57.7-59.5 s; 11.4-13.6x on the evening "
+    "host before the night's changes; 8.9-9.5x CPU on one thread). What is left per 4 pairs, in seconds on one thread: "
+    "decoding (~1.3 s, the lossless FFV1 generated clips ~1.1 s; the reference pays it too), LMD (~1.2 s: dlib's "
+    "68-point predictor on all 600 frames ~0.55 s, as LMD needs every frame and each frame's box comes from the last; "
+    "HOG detection every 15 frames ~0.3 s), loading the predictor (~0.4 s), SSIM (~1.1 s), CPBD (~0.95 s), FDBM "
+    "(~0.3 s), imports (~0.2 s). dlib and imports hold Python's GIL, so two threads keep ~1.5-1.6 cores busy, and the "
+    "imports plus the first video's decoding (~0.6 s) come before any metric starts",
 )
 def test_cli_speedup_target(cli_ratios) -> None:
     """Issue 16: ``talkbench evaluate`` through the CLI at least 15x the frame-by-frame reference in wall time (what a

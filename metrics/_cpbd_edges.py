@@ -23,6 +23,7 @@ MATLAB style (written from the documented behaviour of ``edge``; no MATLAB code 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from types import ModuleType
 
@@ -51,9 +52,18 @@ def _rows(values: np.ndarray, taps: np.ndarray) -> np.ndarray:
     radius, n = len(taps) // 2, values.shape[0]
     padded = np.zeros((n + 2 * radius, values.shape[1]))  # zero rows above and below (np.pad is slower)
     padded[radius : radius + n] = values
-    out = padded[radius : radius + n] * taps[radius]
-    for k in range(radius):  # outermost pair first, as ndimage adds them
-        out += (padded[k : k + n] + padded[2 * radius - k : 2 * radius - k + n]) * taps[k]
+    return _summed_rows(lambda by: padded[by : by + n], taps)
+
+
+def _summed_rows(shifted: Callable[[int], np.ndarray], taps: np.ndarray) -> np.ndarray:
+    """The taps' weighted sum of ``shifted(k)``, the rows ``k - radius`` away from each output row (zero outside).
+
+    Summed as ndimage sums a symmetric kernel: the centre, then each pair, outermost first.
+    """
+    radius = len(taps) // 2
+    out = shifted(radius) * taps[radius]
+    for k in range(radius):
+        out += (shifted(k) + shifted(2 * radius - k)) * taps[k]
     return out
 
 
@@ -68,9 +78,15 @@ def _pad_edge(values: np.ndarray) -> np.ndarray:
     """``np.pad(values, 1, mode="symmetric")`` (one repeated border pixel: ndimage's "reflect"), without np.pad's cost."""
     out = np.empty((values.shape[0] + 2, values.shape[1] + 2), values.dtype)
     out[1:-1, 1:-1] = values
-    out[0, 1:-1], out[-1, 1:-1] = values[0], values[-1]
-    out[:, 0], out[:, -1] = out[:, 1], out[:, -2]
+    _fill_edge(out)
     return out
+
+
+def _fill_edge(padded: np.ndarray, rows: bool = True) -> None:
+    """Fill the one-pixel border of ``padded`` by repeating its interior's edge pixels (columns only: ``rows=False``)."""
+    if rows:
+        padded[0, 1:-1], padded[-1, 1:-1] = padded[1, 1:-1], padded[-2, 1:-1]
+    padded[:, 0], padded[:, -1] = padded[:, 1], padded[:, -2]
 
 
 def _pad_zero(values: np.ndarray) -> np.ndarray:
@@ -80,9 +96,14 @@ def _pad_zero(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _smooth(values: np.ndarray) -> np.ndarray:
+def _smooth(values: np.ndarray, output: np.ndarray | None = None) -> np.ndarray:
     """``ndimage.gaussian_filter(values, 1, mode="constant")``: rows as ndimage sums them, then columns."""
-    return _ndimage().correlate1d(_rows(values, _gauss()), _gauss(), axis=1, mode="constant")
+    return _columns(_rows(values, _gauss()), output)
+
+
+def _columns(values: np.ndarray, output: np.ndarray | None = None) -> np.ndarray:
+    """The Gaussian's second pass: ``ndimage.correlate1d`` along each row, zeros beyond the ends (into ``output``)."""
+    return _ndimage().correlate1d(values, _gauss(), axis=1, mode="constant", output=output)
 
 
 @lru_cache(maxsize=16)
@@ -112,11 +133,9 @@ def port_gradients(image: np.ndarray) -> Gradients:
     """scikit-image Canny's Sobel gradients of the smoothed image: rows, columns and magnitude, float64 ``[H, W]``."""
     height, width = image.shape
     padded = np.empty((height + 2, width + 2))  # the smoothed image with ndimage.sobel's "reflect" border
-    smoothed = padded[1:-1, 1:-1]
-    _ndimage().correlate1d(_rows(image, _gauss()), _gauss(), axis=1, mode="constant", output=smoothed)
-    smoothed /= _bleed_over(image.shape)
-    padded[0, 1:-1], padded[-1, 1:-1] = smoothed[0], smoothed[-1]
-    padded[:, 0], padded[:, -1] = padded[:, 1], padded[:, -2]
+    _smooth(image, output=padded[1:-1, 1:-1])
+    padded[1:-1, 1:-1] /= _bleed_over(image.shape)
+    _fill_edge(padded)
     return _sobel(padded[:, 2:] - padded[:, :-2], padded[2:] - padded[:-2])
 
 
@@ -158,16 +177,12 @@ def sampled_gradients(image: np.ndarray, step: int, count: int) -> Gradients:
     def shifted(by: int) -> np.ndarray:  # [count, 5, W]: image rows step * j + first + i + by - radius
         return padded[first + by : first + by + step * count].reshape(count, step, width)[:, :5]
 
-    smoothed = shifted(radius) * taps[radius]
-    for k in range(radius):  # as _rows sums them
-        smoothed += (shifted(k) + shifted(2 * radius - k)) * taps[k]
-    smoothed = smoothed.reshape(count * 5, width)
     rows = (step * np.arange(count)[:, None] + first + np.arange(5)).ravel()
-    cols = np.empty((count * 5, width + 2))  # columns padded as in port_gradients
-    _ndimage().correlate1d(smoothed, taps, axis=1, mode="constant", output=cols[:, 1:-1])
-    cols[:, 1:-1] /= _bleed_over(image.shape)[rows]
-    cols[:, 0], cols[:, -1] = cols[:, 1], cols[:, -2]
-    groups = cols.reshape(count, 5, width + 2)
+    smoothed = np.empty((count * 5, width + 2))  # columns padded as in port_gradients
+    _columns(_summed_rows(shifted, taps).reshape(count * 5, width), output=smoothed[:, 1:-1])
+    smoothed[:, 1:-1] /= _bleed_over(image.shape)[rows]
+    _fill_edge(smoothed, rows=False)
+    groups = smoothed.reshape(count, 5, width + 2)
     isobel, jsobel, mag = _sobel(groups[:, :, 2:] - groups[:, :, :-2], groups[:, 2:] - groups[:, :-2])
     return isobel.reshape(-1, width), jsobel.reshape(-1, width), mag.reshape(-1, width)
 

@@ -119,8 +119,14 @@ class OrderedSlots:
         """``call()`` once a slot is free and no waiting key is lower than ``key`` (keys must be unique)."""
         with self._changed:
             heapq.heappush(self._waiting, key)
-            while self._free == 0 or self._waiting[0] != key:
-                self._changed.wait()
+            try:
+                while self._free == 0 or self._waiting[0] != key:
+                    self._changed.wait()
+            except BaseException:  # interrupted while waiting (Ctrl-C): a stale key would hold every later call back
+                self._waiting.remove(key)
+                heapq.heapify(self._waiting)
+                self._changed.notify_all()
+                raise
             heapq.heappop(self._waiting)
             self._free -= 1
             if self._free and self._waiting:

@@ -126,6 +126,47 @@ def test_a_freed_slot_goes_to_the_lowest_waiting_key() -> None:
     assert ran == sorted(keys)
 
 
+def test_a_call_interrupted_while_waiting_leaves_no_stale_key() -> None:
+    """Ctrl-C while a call waits for a slot: its key leaves the queue, so later calls still get the slot."""
+    slots, holding, release = OrderedSlots(1), threading.Event(), threading.Event()
+    holder = threading.Thread(target=slots.run, args=((5, 0), lambda: (holding.set(), release.wait())), daemon=True)
+    holder.start()
+    holding.wait()
+    condition = slots._changed
+
+    class Interrupting:  # the condition, but its first wait raises as a KeyboardInterrupt would
+        interrupted = False
+
+        def __getattr__(self, name):
+            return getattr(condition, name)
+
+        def __enter__(self):
+            return condition.__enter__()
+
+        def __exit__(self, *exc):
+            return condition.__exit__(*exc)
+
+        def wait(self, timeout=None):
+            if not Interrupting.interrupted:
+                Interrupting.interrupted = True
+                raise KeyboardInterrupt("simulated Ctrl-C")
+            return condition.wait(timeout)
+
+    slots._changed = Interrupting()  # type: ignore[assignment]
+    ran: list[int] = []
+    later = threading.Thread(target=slots.run, args=((6, 0), lambda: ran.append(6)), daemon=True)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            slots.run((0, -1), lambda: None)  # the lowest key, as the main thread's set-level update has
+        assert slots._waiting == []
+        later.start()
+    finally:
+        release.set()
+    for thread in (holder, later):
+        thread.join(10)
+    assert ran == [6] and not later.is_alive()
+
+
 def test_two_slots_run_two_calls_at_once() -> None:
     """With two slots, two calls overlap (each waits for the other to start), and a third waits for a free slot."""
     slots, barrier = OrderedSlots(2), threading.Barrier(2, timeout=10)

@@ -73,8 +73,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     specs = pair_directories(args.generated, args.reference, transcripts)
     config.inputs = {"generated": str(args.generated), "reference": str(args.reference or "")}
     world = init_from_env(args.device)
-    summary = evaluate(specs, config, args.out, resume=args.resume, progress=not args.no_progress, world=world,
-                       workers=args.workers, threads=threads)
+    try:
+        summary = evaluate(specs, config, args.out, resume=args.resume, progress=not args.no_progress, world=world,
+                           workers=args.workers, threads=threads)
+    except KeyboardInterrupt:
+        return _interrupted(args.out, len(specs))
     if not world.is_main:
         return 0
     counts = summary["counts"]
@@ -85,6 +88,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"  {name}: {_fmt(res['value'])} ({res['status']}{': ' + res['reason'] if res['reason'] else ''})")
     print(f"wrote {args.out}/per_video.csv and summary.json")
     return 0
+
+
+def _interrupted(out: Path, total: int) -> int:
+    """Say what an interrupted run kept and how to finish it; the shell's exit status for Ctrl-C (130)."""
+    from bench.results import RunStore
+
+    journaled = sum(len(RunStore(out, journal_name=j.name).finished()) for j in sorted(Path(out).glob("rows*.jsonl")))
+    print(f"talkbench: interrupted: {journaled} of {total} videos are journaled in {out}; the same command with "
+          "--resume scores the rest", file=sys.stderr)  # fmt: skip
+    return 130
 
 
 def _check_available(names: list[str]) -> None:

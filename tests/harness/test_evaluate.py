@@ -90,6 +90,23 @@ def test_cli_evaluate_writes_run(toy_metrics, toy_dirs, tmp_path, capsys):
     assert (tmp_path / "cli" / "per_video.csv").exists()
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cli_interrupted_says_what_is_kept_and_how_to_finish(toy_metrics, toy_dirs, tmp_path, capsys, threads):
+    """Ctrl-C (a KeyboardInterrupt from a metric here) ends ``talkbench evaluate`` with status 130 and a line that
+    counts the journaled videos and names --resume; the resumed command completes the run."""
+    gen, ref = toy_dirs
+    args = ["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", "test-mad", "--out",
+            str(tmp_path / "run"), "--no-progress", "--threads", str(threads)]  # fmt: skip
+    assert main([*args, "--metric-options", '{"test-mad": {"interrupt_after": 3}}']) == 130
+    journaled = len((tmp_path / "run" / "rows.jsonl").read_text().splitlines())
+    message = capsys.readouterr().err
+    assert f"interrupted: {journaled} of 8 videos are journaled in {tmp_path / 'run'}" in message and "--resume" in message
+    assert 0 < journaled < 8
+    toy_metrics.CALLS.clear()
+    assert main([*args, "--metric-options", '{"test-mad": {"interrupt_after": 3}}', "--resume"]) == 0
+    assert "8 videos: 4 ok, 0 partial, 4 failed" in capsys.readouterr().out
+
+
 def test_cli_errors_are_clear(toy_metrics, tmp_path, capsys):
     assert main(["evaluate", "--generated", str(tmp_path / "nope"), "--metrics", "test-mad", "--out", str(tmp_path / "o")]) == 2
     assert "nope: no such directory" in capsys.readouterr().err

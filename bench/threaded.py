@@ -94,7 +94,7 @@ def threaded_rows(
             del item, futures, started  # this video's frames go before the next one is read: AHEAD in memory, not one more
             following = next(queued, None)
             if following is not None:
-                window.append((following[0], following[1], loader.submit(start, *following)))
+                window.append((*following, loader.submit(start, *following)))
             yield row
     finally:
         for executor in (loader, *lanes.values()):

@@ -83,16 +83,10 @@ def _start_worker(entries: list[Any], config: EvalConfig) -> None:
     ``OMP_NUM_THREADS`` when torch or anything else starts its thread pool.
     """
     global _WORKER
-    os.environ["OMP_NUM_THREADS"] = "1"
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-    import cv2
-
     from bench.evaluate import Evaluator
-    from bench.media.io import set_decode_threads
+    from bench.threaded import one_thread_libraries
 
-    cv2.setNumThreads(1)
-    set_decode_threads(1)
+    one_thread_libraries()
 
     for entry in entries:
         if entry.name not in metric_registry.REGISTRY._entries:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +45,40 @@ def default_threads(workers: int = 1) -> int:
     except AttributeError:  # macOS, Windows
         cores = os.cpu_count() or 1
     return max(1, min(cores, MAX_THREADS))
+
+
+def one_thread_libraries() -> Callable[[], None]:
+    """Hold the libraries' own thread pools to one thread: OpenMP (torch), OpenCV and FFmpeg's decoder.
+
+    For a process that is to compute on one thread: ``talkbench evaluate --threads 1`` (one core asked for, one core
+    used; FFmpeg's FFV1 decoder alone would otherwise add slice threads) and each ``--workers`` process (the processes
+    are the parallelism). The values do not change: one decoder thread gives the same frames (tests/test_media.py).
+    Returns a function that puts the previous settings back (the command line can be called from Python).
+    """
+    import cv2
+
+    from bench.media.io import set_decode_threads
+
+    torch = sys.modules.get("torch")
+    omp, cv2_threads = os.environ.get("OMP_NUM_THREADS"), cv2.getNumThreads()
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    os.environ["OMP_NUM_THREADS"] = "1"  # read by OpenMP when a library starts its pool later (torch's import)
+    if torch is not None:
+        torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    decode_threads = set_decode_threads(1)
+
+    def restore() -> None:
+        if omp is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = omp
+        if torch is not None and torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+        cv2.setNumThreads(cv2_threads)
+        set_decode_threads(decode_threads)
+
+    return restore
 
 
 def check_threads(threads: int, workers: int) -> None:

@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, type=Path, help="run directory to write")
     p.add_argument("--workers", type=int, default=1, help="score videos in N processes (per-item metrics; default 1)")
     p.add_argument("--threads", type=int, help="in one process, decode and run the metrics in N threads "
-                   "(default: the usable cores, at most 4; 1 with --workers or torchrun); the values do not change")
+                   "(default: the usable cores, at most 4; 1 with --workers or torchrun; with 1, FFmpeg, OpenCV and "
+                   "OpenMP compute on one thread too); the values do not change")
     p.add_argument("--resume", action="store_true", help="continue a killed run in --out without recomputing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_evaluate)
@@ -36,7 +37,8 @@ def one_thread_blas() -> bool:
 
     With ``--workers N`` the processes are the parallelism. Without its idle BLAS threads the command is still a
     single thread when it starts the workers, so it can fork them (:func:`bench.parallel.start_method`) and spare each
-    the imports, about a second. The workers inherit the setting, which they would make anyway. True when set here.
+    the imports, about a second. The workers inherit the setting, which they would make anyway. With ``--threads 1``
+    one thread is asked for. True when set here.
     """
     if "numpy" in sys.modules or "OPENBLAS_NUM_THREADS" in os.environ:
         return False
@@ -46,14 +48,25 @@ def one_thread_blas() -> bool:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``talkbench evaluate``."""
-    from bench.threaded import check_threads, default_threads
+    from bench.threaded import check_threads, default_threads, one_thread_libraries
 
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     threads = args.threads if args.threads is not None else default_threads(args.workers)
     check_threads(threads, args.workers)
-    if args.workers > 1:
+    if args.workers > 1 or threads == 1:
         one_thread_blas()
+    if args.workers == 1 and threads == 1:  # one thread asked for: the libraries' pools too
+        restore = one_thread_libraries()
+        try:
+            return _evaluate(args, threads)
+        finally:
+            restore()
+    return _evaluate(args, threads)
+
+
+def _evaluate(args: argparse.Namespace, threads: int) -> int:
+    """Score the videos and print the summary."""
     from bench.distributed import init_from_env
     from bench.evaluate import EvalConfig, evaluate, pair_directories
 

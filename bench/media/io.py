@@ -53,16 +53,18 @@ _DECODE_THREADS = 0  # FFmpeg's own choice; see set_decode_threads
 _FIRST_BYTES = 2**28  # the most a header's frame count or duration reserves before the frames come
 
 
-def set_decode_threads(count: int) -> None:
+def set_decode_threads(count: int) -> int:
     """Decoder threads per video in this process: 0 lets FFmpeg choose (the default), 1 decodes on the calling thread.
 
-    ``--workers`` processes set 1: the processes are the parallelism, and decoder threads on top of them only
-    compete for the same cores. Frames are identical either way.
+    ``--workers`` processes and ``--threads 1`` set 1: decoder threads on top of the processes only compete for the
+    same cores, and one thread asked for is one thread used. Frames are identical either way. Returns the previous
+    count.
     """
     global _DECODE_THREADS
     if count < 0:
         raise ValueError(f"decoder threads must be 0 (automatic) or more, got {count}")
-    _DECODE_THREADS = count
+    previous, _DECODE_THREADS = _DECODE_THREADS, count
+    return previous
 
 
 # ----------------------------------------------------------------------------------------------------- reading

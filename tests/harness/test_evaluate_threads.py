@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import weakref
@@ -274,3 +275,36 @@ def test_thread_count_checks(toy_dirs, tmp_path, monkeypatch, capsys) -> None:
         monkeypatch.setenv("WORLD_SIZE", "4")  # under torchrun the ranks are the parallelism
         assert default_threads() == 1
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_one_thread_asked_for_is_one_thread_used(toy_metrics, toy_dirs, tmp_path, monkeypatch, threads) -> None:
+    """``--threads 1`` holds FFmpeg's decoder, OpenCV and OpenMP (torch) to one thread while it runs, then puts the
+    caller's settings back; ``--threads 2`` leaves them to the libraries."""
+    import cv2
+    import torch
+
+    from bench.media import io
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    before = (cv2.getNumThreads(), torch.get_num_threads(), io._DECODE_THREADS)
+    seen = []
+    original = io._decode
+
+    def spy(file, container, fps):
+        got = original(file, container, fps)
+        seen.append((got["video"].codec_context.thread_count, io._DECODE_THREADS, cv2.getNumThreads(),
+                     torch.get_num_threads(), os.environ["OMP_NUM_THREADS"]))  # fmt: skip
+        return got
+
+    monkeypatch.setattr(io, "_decode", spy)
+    gen, ref = toy_dirs
+    assert main(["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", "test-mad", "--out",
+                 str(tmp_path / "run"), "--no-progress", "--threads", str(threads)]) == 0  # fmt: skip
+    assert len(seen) >= 8  # the pairs' videos were decoded
+    if threads == 1:
+        assert set(seen) == {(1, 1, 1, 1, "1")}
+    else:  # FFmpeg's automatic count (0 asked; it opens with the cores + 1)
+        assert {s[1:] for s in seen} == {(0, *before[:2], "3")}
+    assert (cv2.getNumThreads(), torch.get_num_threads(), io._DECODE_THREADS) == before
+    assert os.environ["OMP_NUM_THREADS"] == "3"

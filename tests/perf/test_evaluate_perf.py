@@ -71,14 +71,27 @@ def degrade(frames: np.ndarray, seed: int) -> np.ndarray:
     return np.clip(np.rint(blurred + noise), 0, 255).astype(np.uint8)
 
 
-@pytest.fixture(scope="module")
-def pairs(grid_paths: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(generated dir, reference dir): a degraded lossless copy of each real GRID clip, and the originals."""
-    generated = tmp_path_factory.mktemp("generated")
+def degraded_pairs(grid_paths: list[Path], generated: Path, suffix: str, lossless: bool) -> tuple[Path, Path]:
+    """(generated dir, reference dir): a degraded copy of each real GRID clip written to ``generated``, the originals."""
     for seed, path in enumerate(grid_paths):
         clip = read_clip(path)
-        write_clip(generated / f"{path.stem}.mkv", Clip(degrade(clip.frames, seed), fps=clip.fps))
+        write_clip(generated / f"{path.stem}{suffix}", Clip(degrade(clip.frames, seed), fps=clip.fps), lossless=lossless)
     return generated, grid_paths[0].parent
+
+
+@pytest.fixture(scope="module")
+def pairs(grid_paths: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The benchmark's pairs: the degraded copies written losslessly (FFV1 in ``.mkv``, as talkbench writes videos)."""
+    return degraded_pairs(grid_paths, tmp_path_factory.mktemp("generated"), ".mkv", lossless=True)
+
+
+@pytest.fixture(scope="module")
+def h264_pairs(grid_paths: list[Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The same degraded frames as methods' inference scripts deliver their videos: H.264 (yuv420p, crf 18) in ``.mp4``.
+
+    FFmpeg decodes such a clip in ~0.07 s of CPU, the lossless FFV1 copy in ~0.39 s (noise makes it dense).
+    """
+    return degraded_pairs(grid_paths, tmp_path_factory.mktemp("generated-h264"), ".mp4", lossless=False)
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +130,7 @@ def run_talkbench(generated: Path, reference: Path) -> dict[str, dict[str, float
 
 def run_reference(generated: Path, reference: Path, models: DlibPerFrame) -> dict[str, dict[str, float]]:
     """The frame-by-frame reference on the same pairs."""
-    specs = [(g, reference / f"{g.stem}.mpg") for g in sorted(generated.glob("*.mkv"))]
+    specs = [(g, reference / f"{g.stem}.mpg") for g in sorted(generated.iterdir()) if g.suffix in (".mkv", ".mp4")]
     return reference_loop(specs, models)
 
 
@@ -201,6 +214,8 @@ def cli_seconds(generated: Path, reference: Path, root: Path, models: Path, thre
     done = subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, env=env, capture_output=True, text=True, check=False)
     wall, after = time.perf_counter() - wall, resource.getrusage(resource.RUSAGE_CHILDREN)
     assert done.returncode == 0, done.stderr[-3000:]
+    _, table = load_run(root / "run")
+    assert len(table) == len(list(reference.glob("*.mpg"))) and (table["status"] == "ok").all(), table
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), wall
 
 
@@ -251,6 +266,30 @@ def test_cli_speedup_target(cli_ratios) -> None:
     user waits), start-up included, one process with its default threads.
     """
     assert cli_ratios["wall"] >= CLI_TARGET
+
+
+@pytest.fixture(scope="module")
+def h264_cli_ratio(h264_pairs, models, tmp_path_factory, warm_models) -> float:
+    """The reference's wall seconds over the CLI's (default threads, best of 2 fresh processes) on the H.264 pairs."""
+    from bench.threaded import default_threads
+
+    measured: dict[str, dict] = {}
+    measure("reference", h264_pairs, models, measured)
+    walls = [cli_seconds(*h264_pairs, tmp_path_factory.mktemp(f"h264-cli{k}"), warm_models, default_threads())[1]
+             for k in range(2)]  # fmt: skip
+    theirs = measured["reference"]["wall_s"]
+    print(f"\ntalkbench evaluate (CLI) on H.264 generated clips: {min(walls):.2f} s wall; reference {theirs:.2f} s wall: "
+          f"{theirs / min(walls):.1f}x (target {CLI_TARGET:.0f}x)")  # fmt: skip
+    return theirs / min(walls)
+
+
+def test_cli_speedup_target_h264(h264_cli_ratio, record_property) -> None:
+    """Issue 16's 15x through the CLI (wall, start-up included, default threads) when the generated videos come as
+    H.264 ``.mp4``, as methods' inference scripts write them; on talkbench's own lossless FFV1 copies of the same frames
+    it is not met (test_cli_speedup_target), as FFV1 alone costs ~1.3 s more CPU to decode per 4 pairs.
+    """
+    record_property("evaluate_cli_speedup_wall_h264", h264_cli_ratio)
+    assert h264_cli_ratio >= CLI_TARGET
 
 
 def test_values_agree_with_reference(pairs, models, measured) -> None:

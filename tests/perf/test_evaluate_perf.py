@@ -13,14 +13,15 @@ losslessly), reference = the original ``.mpg``; paired by file name. Metrics psn
 * Memory: the ``talkbench evaluate`` command on N and 4N distinct videos in child processes; the child's peak
   resident set (``VmHWM``) must not grow with the number of videos.
 
-Measured on a 2-vCPU machine, quiet, 2026-12-04 at night (Intel Xeon host, three runs; the evening's five runs of
-the earlier code in brackets): the reference 57.7-59.5 s (61-70 s); talkbench on one thread 10.9-11.4x CPU,
-12.4-13.0x wall (9.5-10.6x, 10.9-12.0x). Through the command line (a fresh process on a warm model cache, imports and
-dlib's models included, no face tracks): 4.17-4.51 s wall with the default 2 threads, 13.0-14.3x wall (11.4-13.6x);
-on one thread 8.9-9.5x CPU, 9.8-10.5x wall; short of issue 16's 15x (see test_cli_speedup_target). Per pair, on
-one thread, talkbench spends ~0.32 s decoding the two clips (the reference pays the same), ~0.28 s in SSIM, ~0.24 s
-in CPBD (grey conversion included), ~0.3 s tracking faces for LMD, ~0.07 s in FDBM and ~0.04 s in PSNR. Peak RSS of
-the command: 677-680 MiB for 4 videos, 684-690 MiB for 16 (two videos in memory at a time with threads).
+Measured on a 2-vCPU machine, quiet, 2026-12-05 (Intel Xeon host, three runs): the reference 54.0-59.9 s;
+talkbench on one thread 11.2-11.6x CPU, 12.7-13.3x wall. Through the command line (a fresh process on a warm model
+cache, imports and dlib's models included, no face tracks): 4.02-4.34 s wall with the default 2 threads, 13.4-13.8x
+wall; on one thread 9.1-9.4x CPU, 8.9-9.3x wall; short of issue 16's 15x (see test_cli_speedup_target). With the
+generated clips as H.264 ``.mp4`` instead of lossless FFV1: 3.32-3.64 s, 15.9-16.3x (test_cli_speedup_target_h264).
+Per pair, on one thread, talkbench spends ~0.42 s decoding the two clips (~0.39 s of it the FFV1 clip; the reference
+pays the same), ~0.28 s in SSIM, ~0.24 s in CPBD (grey conversion included), ~0.3 s tracking faces for LMD, ~0.07 s
+in FDBM and ~0.04 s in PSNR. Peak RSS of the command: 673-682 MiB for 4 videos, 682-696 MiB for 16 (two videos in
+memory at a time with threads).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from metrics._frames import grey
 
 METRICS = ["psnr", "ssim", "cpbd", "fdbm", "lmd"]
 TARGET = 10.0  # issue 7, item 9: at least 10x faster than the frame-by-frame reference
-FLOOR = 9.0  # regression guard below the measured 9.5-11.4x (CPU time, shared 2-core machine)
+FLOOR = 9.0  # regression guard below the measured 9.5-11.6x (CPU time, shared 2-core machine)
 MEMORY_GROWTH = 1.3  # peak RSS with 4N videos below this times the peak with N videos
 # psnr/cpbd/fdbm: same arithmetic (relative differences <= 1e-14 measured). lmd (relative): talkbench tracks
 # (detection every 15 frames) and predicts landmarks on crops upscaled to 160 px (GRID faces are ~125 px wide), where
@@ -191,14 +192,14 @@ def test_speedup_floor(pairs, models, measured, record_property) -> None:
 def test_speedup_target(pairs, models, measured) -> None:
     """Issue 7, item 9: ``talkbench evaluate`` runs at least 10x faster than the reference (wall time, one thread each).
 
-    Measured 10.9-13.0x wall (9.5-11.4x CPU time: the CPU floor above guards that) on shared 2-vCPU machines.
+    Measured 10.9-13.3x wall (9.5-11.6x CPU time: the CPU floor above guards that) on shared 2-vCPU machines.
     """
     _, wall_ratio = speedups(pairs, models, measured)
     assert wall_ratio >= TARGET, f"{wall_ratio:.1f}x wall, target {TARGET:.0f}x"
 
 
 CLI_TARGET = 15.0  # issue 16: through the command line, start-up included, one process
-CLI_FLOOR = 7.5  # regression guard below the measured 8.3-9.5x CPU on one thread (target not met: test_cli_speedup_target)
+CLI_FLOOR = 7.5  # regression guard below the measured 9.1-9.4x CPU on one thread (target not met: test_cli_speedup_target)
 
 
 def cli_seconds(generated: Path, reference: Path, root: Path, models: Path, threads: int) -> tuple[float, float]:
@@ -253,13 +254,13 @@ def test_cli_speedup_floor(cli_ratios, record_property) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 16 open: measured 13.0-14.3x wall with 2 threads (reference 57.7-59.5 s; 11.4-13.6x on the evening "
-    "host before the night's changes; 8.9-9.5x CPU on one thread). What is left per 4 pairs, in seconds on one thread: "
-    "decoding (~1.3 s, the lossless FFV1 generated clips ~1.1 s; the reference pays it too), LMD (~1.2 s: dlib's "
-    "68-point predictor on all 600 frames ~0.55 s, as LMD needs every frame and each frame's box comes from the last; "
-    "HOG detection every 15 frames ~0.3 s), loading the predictor (~0.4 s), SSIM (~1.1 s), CPBD (~0.95 s), FDBM "
-    "(~0.3 s), imports (~0.2 s). dlib and imports hold Python's GIL, so two threads keep ~1.5-1.6 cores busy, and the "
-    "imports plus the first video's decoding (~0.6 s) come before any metric starts",
+    reason="issue 16 open on FFV1 clips: measured 13.4-13.8x wall with 2 threads (reference 54.0-59.9 s; 9.1-9.4x CPU "
+    "on one thread); on the same frames as H.264 .mp4 15.9-16.3x (test_cli_speedup_target_h264). What is left per 4 "
+    "pairs, in seconds on one thread: decoding (~1.7 s, FFmpeg's FFV1 decoder of the noisy lossless generated clips "
+    "~1.55 s; the reference pays it too), LMD (~1.2 s: dlib's 68-point predictor on all 600 frames ~0.5 s, as LMD "
+    "needs every frame and each frame's box comes from the last; HOG detection every 15 frames ~0.3 s), loading the "
+    "predictor (~0.4 s), SSIM (~1.1 s), CPBD (~0.95 s), FDBM (~0.3 s), imports (~0.2 s). dlib's predictor and imports "
+    "hold Python's GIL, so two threads keep ~1.5-1.6 cores busy",
 )
 def test_cli_speedup_target(cli_ratios) -> None:
     """Issue 16: ``talkbench evaluate`` through the CLI at least 15x the frame-by-frame reference in wall time (what a

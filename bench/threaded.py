@@ -53,7 +53,8 @@ def one_thread_libraries() -> Callable[[], None]:
     For a process that is to compute on one thread: ``talkbench evaluate --threads 1`` (one core asked for, one core
     used; FFmpeg's FFV1 decoder alone would otherwise add slice threads) and each ``--workers`` process (the processes
     are the parallelism). The values do not change: one decoder thread gives the same frames (tests/test_media.py).
-    Returns a function that puts the previous settings back (the command line can be called from Python).
+    Returns a function that puts the previous settings back (the command line can be called from Python); torch, if
+    first imported during the run, keeps the one thread it started with.
     """
     import cv2
 

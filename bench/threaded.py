@@ -62,7 +62,7 @@ def one_thread_libraries() -> Callable[[], None]:
 
     torch = sys.modules.get("torch")
     omp, cv2_threads = os.environ.get("OMP_NUM_THREADS"), cv2.getNumThreads()
-    torch_threads = torch.get_num_threads() if torch is not None else None
+    torch_threads = torch.get_num_threads() if torch is not None else 0
     os.environ["OMP_NUM_THREADS"] = "1"  # read by OpenMP when a library starts its pool later (torch's import)
     if torch is not None:
         torch.set_num_threads(1)
@@ -74,7 +74,7 @@ def one_thread_libraries() -> Callable[[], None]:
             os.environ.pop("OMP_NUM_THREADS", None)
         else:
             os.environ["OMP_NUM_THREADS"] = omp
-        if torch is not None and torch_threads is not None:
+        if torch is not None:
             torch.set_num_threads(torch_threads)
         cv2.setNumThreads(cv2_threads)
         set_decode_threads(decode_threads)

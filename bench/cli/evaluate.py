@@ -54,9 +54,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
     threads = args.threads if args.threads is not None else default_threads(args.workers)
     check_threads(threads, args.workers)
-    if args.workers > 1 or threads == 1:
+    if threads == 1:  # one thread per process (so with --workers too): BLAS is given one before numpy starts
         one_thread_blas()
-    if args.workers == 1 and threads == 1:  # one thread asked for: the libraries' pools too
+    if args.workers == 1 and threads == 1:  # and the libraries' pools (the workers hold theirs themselves)
         restore = one_thread_libraries()
         try:
             return _evaluate(args, threads)

@@ -44,7 +44,6 @@ from metrics.psnr import psnr
 from metrics.ssim import ssim
 
 REPO = Path(__file__).resolve().parents[2]
-GRID = Path("/work/shared/data/grid")
 OVERHEAD = 1.2  # metrics.score at most 20 % above the inner function
 CPBD_API_TARGET = 30.0
 STARTUP_FRACTION = 0.25  # --help at most a quarter of `import torch` (issue: --help took 2.1 s, all of it imports)
@@ -61,11 +60,9 @@ def one_torch_thread():
 
 
 @pytest.fixture(scope="module")
-def frames() -> tuple[np.ndarray, np.ndarray]:
+def frames(grid_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     """A 256x256 RGB crop of a real GRID frame and a slightly brighter copy as its reference."""
-    if not GRID.is_dir():
-        pytest.skip(f"real GRID clips not found at {GRID}")
-    frame = np.ascontiguousarray(read_clip(GRID / "bbaf2n.mpg").frames[30][16:272, 52:308])
+    frame = np.ascontiguousarray(read_clip(grid_dir / "bbaf2n.mpg").frames[30][16:272, 52:308])
     return frame, np.clip(frame.astype(np.int16) + 3, 0, 255).astype(np.uint8)
 
 

@@ -13,14 +13,15 @@ losslessly), reference = the original ``.mpg``; paired by file name. Metrics psn
 * Memory: the ``talkbench evaluate`` command on N and 4N distinct videos in child processes; the child's peak
   resident set (``VmHWM``) must not grow with the number of videos.
 
-Measured on a 2-vCPU machine, quiet, 2026-12-05 (Intel Xeon host, three runs): the reference 54.0-59.9 s;
-talkbench on one thread 11.2-11.6x CPU, 12.7-13.3x wall. Through the command line (a fresh process on a warm model
-cache, imports and dlib's models included, no face tracks): 4.02-4.34 s wall with the default 2 threads, 13.4-13.8x
-wall; on one thread 9.1-9.4x CPU, 8.9-9.3x wall; short of issue 16's 15x (see test_cli_speedup_target). With the
-generated clips as H.264 ``.mp4`` instead of lossless FFV1: 3.32-3.64 s, 15.9-16.3x (test_cli_speedup_target_h264).
+Measured on a 2-vCPU machine, quiet, 2026-12-05 (Intel Xeon host, three runs, morning): the reference 53.7-57.1 s;
+talkbench on one thread 10.7-11.4x CPU, 12.2-12.9x wall. Through the command line (a fresh process on a warm model
+cache and compiled bytecode, imports and dlib's models included, no face tracks): 3.95-4.25 s wall with the default
+2 threads, 13.5-13.7x wall; on one thread 9.0-9.5x CPU, 8.8-9.3x wall; short of issue 16's 15x (see
+test_cli_speedup_target). With the generated clips as H.264 ``.mp4`` instead of lossless FFV1: 3.45-3.54 s,
+15.2-16.1x (test_cli_speedup_target_h264).
 Per pair, on one thread, talkbench spends ~0.42 s decoding the two clips (~0.39 s of it the FFV1 clip; the reference
 pays the same), ~0.28 s in SSIM, ~0.24 s in CPBD (grey conversion included), ~0.3 s tracking faces for LMD, ~0.07 s
-in FDBM and ~0.04 s in PSNR. Peak RSS of the command: 673-682 MiB for 4 videos, 682-696 MiB for 16 (two videos in
+in FDBM and ~0.04 s in PSNR. Peak RSS of the command: 695-702 MiB for 4 videos, 683-688 MiB for 16 (two videos in
 memory at a time with threads).
 """
 
@@ -199,7 +200,7 @@ def test_speedup_target(pairs, models, measured) -> None:
 
 
 CLI_TARGET = 15.0  # issue 16: through the command line, start-up included, one process
-CLI_FLOOR = 7.5  # regression guard below the measured 9.1-9.4x CPU on one thread (target not met: test_cli_speedup_target)
+CLI_FLOOR = 7.5  # regression guard below the measured 9.0-9.5x CPU on one thread (target not met: test_cli_speedup_target)
 
 
 def cli_seconds(generated: Path, reference: Path, root: Path, models: Path, threads: int) -> tuple[float, float]:
@@ -254,8 +255,8 @@ def test_cli_speedup_floor(cli_ratios, record_property) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 16 open on FFV1 clips: measured 13.4-13.8x wall with 2 threads (reference 54.0-59.9 s; 9.1-9.4x CPU "
-    "on one thread); on the same frames as H.264 .mp4 15.9-16.3x (test_cli_speedup_target_h264). What is left per 4 "
+    reason="issue 16 open on FFV1 clips: measured 13.5-13.7x wall with 2 threads (reference 53.7-57.1 s; 9.0-9.5x CPU "
+    "on one thread); on the same frames as H.264 .mp4 15.2-16.1x (test_cli_speedup_target_h264). What is left per 4 "
     "pairs, in seconds on one thread: decoding (~1.7 s, FFmpeg's FFV1 decoder of the noisy lossless generated clips "
     "~1.55 s; the reference pays it too), LMD (~1.2 s: dlib's 68-point predictor on all 600 frames ~0.5 s, as LMD "
     "needs every frame and each frame's box comes from the last; HOG detection every 15 frames ~0.3 s), loading the "

@@ -17,7 +17,7 @@ import numpy as np
 import metrics as metric_registry
 from bench.distributed import World, barrier, gather_objects, reduce_set_metrics
 from bench.media import Clip, MediaError, read_clip
-from bench.results import RunStore, Status, VideoRow
+from bench.results import RunStore, Status, VideoRow, journal_name
 from bench.stats import aggregate
 from metrics import Item, Kind, Metric, MetricError, Score, SetMetric
 
@@ -428,7 +428,7 @@ def evaluate(
 
         check_workers(workers, world, config)
     suffix = f".rank{world.rank}" if world.size > 1 else ""
-    store = RunStore(out, journal_name=f"rows{suffix}.jsonl")
+    store = RunStore(out, journal_name=journal_name(suffix))
     evaluator = Evaluator(config.metrics, config.device, config.metric_options)
     if world.is_main:
         env = environment(config.device, weight_hashes(config.metrics), seed=config.seed)

@@ -68,10 +68,21 @@ class VideoRow:
         return cls(**data)
 
 
+def journal_name(suffix: str = "") -> str:
+    """The journal's file name: ``rows.jsonl``, or ``rows{suffix}.jsonl`` for one rank of a torchrun run (``.rank1``)."""
+    return f"rows{suffix}.jsonl"
+
+
+def journaled_count(directory: str | os.PathLike[str]) -> int:
+    """Finished videos in a run folder's journals, every rank's."""
+    journals = sorted(Path(directory).glob(journal_name("*")))
+    return sum(len(RunStore(directory, journal_name=journal.name).finished()) for journal in journals)
+
+
 class RunStore:
     """A run directory: journal of finished videos, configuration, environment and outputs."""
 
-    def __init__(self, directory: str | os.PathLike[str], journal_name: str = "rows.jsonl") -> None:
+    def __init__(self, directory: str | os.PathLike[str], journal_name: str = journal_name()) -> None:
         self.directory = Path(directory)
         self.journal = self.directory / journal_name
 

@@ -105,9 +105,9 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
 
 def _interrupted(out: Path, total: int) -> int:
     """Say what an interrupted run kept and how to finish it; the shell's exit status for Ctrl-C (130)."""
-    from bench.results import RunStore
+    from bench.results import journaled_count
 
-    journaled = sum(len(RunStore(out, journal_name=j.name).finished()) for j in sorted(Path(out).glob("rows*.jsonl")))
+    journaled = journaled_count(out)
     print(f"talkbench: interrupted: {journaled} of {total} videos are journaled in {out}; the same command with "
           "--resume scores the rest", file=sys.stderr)  # fmt: skip
     return 130

@@ -1,8 +1,8 @@
 """``talkbench evaluate --workers N``: score videos in N worker processes on one machine, rows in input order.
 
-The workers are forked when that is safe and spawned otherwise (:func:`start_method`): a fork copies the parent's
-imports, which saves each worker about a second of start-up, but a fork while another thread of the parent holds a
-lock (OpenMP pools of torch or OpenCV, FFmpeg's decoder threads) can deadlock the child. ``talkbench evaluate
+The workers are forked when that is safe and spawned otherwise (:func:`bench.helper_process.start_method`): a fork
+copies the parent's imports, which saves each worker about a second of start-up, but a fork while another thread of the
+parent holds a lock (OpenMP pools of torch or OpenCV, FFmpeg's decoder threads) can deadlock the child. ``talkbench evaluate
 --workers N`` gives OpenBLAS one thread before numpy is imported, so the command is a single thread when it forks.
 
 Each worker builds its own :class:`~bench.evaluate.Evaluator` from the run's config and the registry entries of its
@@ -14,14 +14,15 @@ and are refused here (``torchrun`` reduces their state exactly).
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import metrics as metric_registry
 from bench.distributed import World
+from bench.helper_process import start_method
 from metrics import SetMetric
+
+__all__ = ["check_workers", "parallel_rows", "start_method"]
 
 if TYPE_CHECKING:
     from bench.evaluate import EvalConfig, Evaluator, ItemSpec
@@ -56,22 +57,6 @@ def parallel_rows(specs: Sequence[ItemSpec], evaluator: Evaluator, config: EvalC
     context = multiprocessing.get_context(start_method())
     with context.Pool(min(workers, len(specs)), initializer=_start_worker, initargs=(entries, config)) as pool:
         yield from pool.imap(_score_in_worker, specs, chunksize=1)
-
-
-def start_method() -> str:
-    """``"fork"`` while this process runs a single thread and has not imported torch, else ``"spawn"``.
-
-    With one thread no lock can be held by another at the fork, so the child starts in a consistent state; torch is
-    excluded because its CUDA and thread-pool state is documented as not fork-safe. Threads are counted in
-    ``/proc/self/task`` (Linux); where that cannot be read, ``"spawn"``.
-    """
-    if "torch" in sys.modules:
-        return "spawn"
-    try:
-        threads = len(os.listdir("/proc/self/task"))
-    except OSError:
-        return "spawn"
-    return "fork" if threads == 1 else "spawn"
 
 
 def _start_worker(entries: list[Any], config: EvalConfig) -> None:

@@ -7,8 +7,9 @@ at a time, the oldest video's first (:class:`OrderedSlots`). Set-level metrics a
 order. Every value therefore equals the sequential one, and the rows come back in input order.
 
 The gain comes from work that runs outside Python's global interpreter lock: FFmpeg's decoding, OpenCV's filters and
-numpy's array loops. dlib's face models hold the lock while they run, so face analyses overlap with the other
-metrics' array work but not with each other's Python code.
+numpy's array loops. dlib's face models hold the lock while they run, so face tracks are computed in a helper process
+(:mod:`bench.helper_process`): each metric's :meth:`~metrics.Metric.prepare` starts its background work there as soon
+as the loader has read the video, and its ``score`` collects the result.
 """
 
 from __future__ import annotations
@@ -95,18 +96,27 @@ def threaded_rows(
     specs: Sequence[ItemSpec], evaluator: Evaluator, config: EvalConfig, threads: int
 ) -> Iterator[VideoRow]:
     """Rows of ``specs`` scored with overlapping decoding and metrics, yielded in input order."""
+    from bench import helper_process
     from bench.evaluate import failed_row, load_or_reason
+    from metrics import Metric
 
     slots = OrderedSlots(threads)
     metrics = evaluator.item_metrics
+    preparing = [metric for metric in metrics.values() if type(metric).prepare is not Metric.prepare]
+    helper = helper_process.start() if preparing else None
     lanes = {name: ThreadPoolExecutor(1, thread_name_prefix=f"talkbench-{name}") for name in metrics}
     loader = ThreadPoolExecutor(1, thread_name_prefix="talkbench-load")
 
     def start(position: int, spec: ItemSpec) -> tuple[Item | str, dict[str, Future[Score]]]:
-        """On the loader thread: load one video and queue it on every metric's lane (in input order)."""
+        """On the loader thread: load one video, start its background work, queue it on every metric's lane."""
         item = load_or_reason(spec, config)
         if isinstance(item, str):
             return item, {}
+        for metric in preparing:
+            try:
+                metric.prepare(item)
+            except Exception:  # noqa: BLE001, S110  (score() meets the same problem and reports it on the row)
+                pass
         return item, {
             name: lanes[name].submit(slots.run, (position, lane), _bind(metric, item))
             for lane, (name, metric) in enumerate(metrics.items())
@@ -135,6 +145,8 @@ def threaded_rows(
     finally:
         for executor in (loader, *lanes.values()):
             executor.shutdown(wait=True, cancel_futures=True)
+        if helper is not None:
+            helper_process.stop()
 
 
 class OrderedSlots:

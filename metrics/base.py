@@ -143,6 +143,16 @@ class Metric(ABC):
     def score(self, item: Item) -> Score:
         """Score one item; raise :class:`MetricError` when it cannot be scored."""
 
+    def prepare(self, item: Item) -> None:
+        """Start, in the background, work that :meth:`score` of ``item`` will need; by default nothing.
+
+        The threaded evaluation (``--threads``) calls it on its loader thread as soon as ``item`` is read, before the
+        item waits for a compute slot. The face metrics start their face tracks in the helper process
+        (:func:`bench.faces.track_soon`), where dlib does not hold this process's interpreter lock. It must not
+        change what :meth:`score` returns, nor fail: a problem is reported by :meth:`score`.
+        """
+        return None
+
     def __call__(self, item: Item) -> Score:
         """Score ``item``, recording a missing input or a :class:`MetricError` as a failed score."""
         missing = [need.value for need in sorted(self.needs, key=lambda n: n.value) if not item.has(need)]

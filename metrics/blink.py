@@ -27,7 +27,7 @@ from typing import ClassVar, Literal, NamedTuple
 import numpy as np
 from scipy.signal import find_peaks
 
-from bench.faces import TrackSettings, eye_aspect_ratio, track
+from bench.faces import TrackSettings, eye_aspect_ratio, track, track_soon
 from metrics import variants
 from metrics.base import Item, Metric, MetricError, Score
 
@@ -163,6 +163,10 @@ class Blinks(Metric):
         self.statistic = statistic
         self.detector = detector
         self.min_coverage = min_coverage
+
+    def prepare(self, item: Item) -> None:
+        """Start the face track in the helper process (threaded evaluation)."""
+        track_soon(item.generated, TrackSettings())
 
     def score(self, item: Item) -> Score:
         """Track the face, compute EAR, detect blinks and return the chosen statistic."""

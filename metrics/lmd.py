@@ -22,7 +22,7 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from bench.faces import MOUTH, FaceTrack, TrackSettings, alignment_transforms, track, transform_points
+from bench.faces import MOUTH, FaceTrack, TrackSettings, alignment_transforms, track, track_soon, transform_points
 from bench.media import Clip
 from metrics import variants
 from metrics.base import Item, Metric, MetricError, Need, Score
@@ -109,6 +109,12 @@ class LMD(Metric):
         self.size = size
         self.centre = centre
         self.distance = distance
+
+    def prepare(self, item: Item) -> None:
+        """Start both videos' face tracks in the helper process (threaded evaluation)."""
+        for clip in (item.generated, item.reference):
+            if clip is not None:
+                track_soon(clip, TrackSettings())
 
     def score(self, item: Item) -> Score:
         """Track both videos, compare their mouth landmarks frame by frame."""

@@ -32,7 +32,7 @@ import numpy as np
 
 import metrics
 from bench.audio import loudness_envelope, num_video_frames
-from bench.faces import TrackSettings, mouth_opening, track
+from bench.faces import TrackSettings, mouth_opening, track, track_soon
 from metrics.base import Item, Metric, MetricError, Need, Score
 from metrics.blink import fill_gaps
 
@@ -155,6 +155,11 @@ class _MouthSyncMetric(Metric):
         self.vshift, self.detrend_frames = int(vshift), int(detrend_frames)
         self.band, self.exponent, self.normalise = (float(band[0]), float(band[1])), float(exponent), normalise
         self.min_motion, self.centre = float(min_motion), None if centre is None else int(centre)
+
+    def prepare(self, item: Item) -> None:
+        """Start the face track in the helper process (threaded evaluation), when there is audio to compare it with."""
+        if item.audio is not None:
+            track_soon(item.generated, TrackSettings())
 
     def analyse(self, item: Item) -> MouthSyncResult:
         """The clip's analysis, computed once per clip, driving audio and options (memoised on the clip)."""

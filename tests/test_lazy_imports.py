@@ -80,11 +80,13 @@ def test_weight_free_evaluation_on_the_cpu_imports_no_torch(grid_paths, tmp_path
     generated.mkdir()
     (generated / grid_paths[0].name).symlink_to(grid_paths[0])
     argv = ["evaluate", "--generated", str(generated), "--reference", str(grid_paths[0].parent), "--metrics",
-            "psnr,ssim,cpbd,fdbm,lmd", "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"]  # fmt: skip
+            "psnr,ssim,cpbd,fdbm,lmd", "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu",
+            "--threads", "2"]  # fmt: skip
     cache = str(tmp_path / "cache")
     code = f"import os\nos.environ['TALKBENCH_CACHE'] = {cache!r}\nimport bench.cli\nassert bench.cli.main({argv!r}) == 0"
     loaded = modules_after(code)
-    assert "bench.evaluate" in loaded and "metrics.lmd" in loaded and "dlib" in loaded
+    assert "bench.evaluate" in loaded and "metrics.lmd" in loaded
+    assert "dlib" not in loaded  # with threads, the face tracks are computed in the helper process (bench.helper_process)
     assert not loaded & {"torch", "pandas"}, sorted(loaded & {"torch", "pandas"})
     assert not loaded & {"skimage", "urllib.request", "scipy.fft"}, sorted(loaded & {"skimage", "urllib.request", "scipy.fft"})
 

@@ -62,7 +62,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
             return _evaluate(args, threads)
         finally:
             restore()
-    return _evaluate(args, threads)
+    if threads == 1:
+        return _evaluate(args, threads)
+    from bench import helper_process
+
+    helper_process.start()  # forked now, while the command is one thread without numpy (bench.helper_process)
+    try:
+        return _evaluate(args, threads)
+    finally:
+        helper_process.stop()
 
 
 def _evaluate(args: argparse.Namespace, threads: int) -> int:

@@ -13,7 +13,7 @@ from bench.faces.detect import detect_faces, models_dir
 from bench.faces.embedding import EMBED_DIM, FaceNotFoundError, embed, embed_image
 from bench.faces.landmarks import LEFT_EYE, MOUTH, RIGHT_EYE, STABLE_POINTS, eye_aspect_ratio, mouth_opening, predict_landmarks
 from bench.faces.template import MEAN_FACE
-from bench.faces.tracking import NO_FACE, FaceTrack, TrackSettings, track
+from bench.faces.tracking import NO_FACE, FaceTrack, TrackSettings, track, track_soon
 
 __all__ = [
     "EMBED_DIM",
@@ -41,5 +41,6 @@ __all__ = [
     "predict_landmarks",
     "similarity_fits",
     "track",
+    "track_soon",
     "transform_points",
 ]

@@ -49,7 +49,7 @@ def load_or_compute(
 
     A cache file that cannot be read (truncated, foreign) is recomputed and replaced, never trusted.
     """
-    memo_key = ("bench.faces", analysis, tuple(sorted(settings.items())))
+    memo_key = _memo_key(analysis, settings)
 
     def from_disk() -> dict[str, np.ndarray]:
         if not use_disk:
@@ -68,3 +68,12 @@ def load_or_compute(
         return arrays
 
     return clip.memo(memo_key, from_disk)
+
+
+def is_stored(clip: Clip, analysis: str, settings: Mapping[str, Any]) -> bool:
+    """Whether :func:`load_or_compute` would find the analysis memoised on ``clip`` or in the disk cache."""
+    return clip.memoised(_memo_key(analysis, settings)) or cache_path(clip, analysis, settings).is_file()
+
+
+def _memo_key(analysis: str, settings: Mapping[str, Any]) -> tuple[Any, ...]:
+    return ("bench.faces", analysis, tuple(sorted(settings.items())))

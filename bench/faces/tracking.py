@@ -11,12 +11,15 @@ fails too it is recorded as missing with a reason. Frames are never dropped.
 
 from __future__ import annotations
 
+import warnings
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 
 import cv2
 import numpy as np
 
-from bench.faces.cache import load_or_compute
+from bench import helper_process
+from bench.faces.cache import frames_hash, is_stored, load_or_compute
 from bench.faces.detect import DetectorName, auto_upsample, box_iou, detect_faces
 from bench.faces.landmarks import landmark_box, predict_landmarks
 from bench.media import Clip
@@ -113,12 +116,12 @@ def _patch(gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
 
 
 class _Tracker:
-    """State of one pass over a clip."""
+    """State of one pass over a clip; ``frames`` (RGB) are read by the CNN detector only, the rest reads ``grey``."""
 
-    def __init__(self, frames: np.ndarray, grey: np.ndarray, settings: TrackSettings) -> None:
+    def __init__(self, frames: np.ndarray | None, grey: np.ndarray, settings: TrackSettings) -> None:
         self.frames, self.grey = frames, grey
         self.s = settings
-        self.upsample = settings.upsample if settings.upsample is not None else auto_upsample(*frames.shape[1:3])
+        self.upsample = settings.upsample if settings.upsample is not None else auto_upsample(*grey.shape[1:3])
         self.offset = np.zeros(4, np.float32)  # detection box minus landmark box, in landmark-box units (set on detection)
         self.template: np.ndarray | None = None
 
@@ -139,9 +142,9 @@ class _Tracker:
             return None
         return new_box, points
 
-    def detect(self, frame: np.ndarray, gray: np.ndarray, hint: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Detect; returns the box (closest to ``hint`` if given, else the best) and its landmarks, or raises."""
-        image = gray if self.s.detector == "hog" else frame
+    def detect(self, t: int, gray: np.ndarray, hint: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Detect in frame ``t``; returns the box (closest to ``hint`` if given, else the best) and its landmarks, or raises."""
+        image = gray if self.s.detector == "hog" or self.frames is None else self.frames[t]
         boxes, _ = detect_faces(image, self.s.detector, self.upsample, self.s.threshold)
         if len(boxes) == 0:
             raise LookupError(NO_FACE)
@@ -158,7 +161,7 @@ class _Tracker:
         return box, points
 
     def run(self) -> dict[str, np.ndarray]:
-        n = self.frames.shape[0]
+        n = self.grey.shape[0]
         out = {
             "boxes": np.full((n, 4), np.nan, np.float32),
             "landmarks": np.full((n, 68, 2), np.nan, np.float32),
@@ -178,7 +181,7 @@ class _Tracker:
                 out["detected"][t] = True
                 hint = self.box_from_landmarks(previous) if previous is not None else None
                 try:
-                    result = self.detect(self.frames[t], gray, hint)
+                    result = self.detect(t, gray, hint)
                 except LookupError as exc:
                     out["reasons"][t], previous = str(exc), None
                     continue
@@ -226,7 +229,7 @@ def track(clip: Clip, settings: TrackSettings | None = None, *, cache: bool = Tr
     settings = settings or TrackSettings()
     if clip.num_frames == 0:
         raise ValueError(f"{clip.name}: cannot track faces in a clip with no frames")
-    arrays = load_or_compute(clip, "track", asdict(settings), lambda: _Tracker(clip.frames, clip.grey(), settings).run(), cache)
+    arrays = load_or_compute(clip, "track", asdict(settings), lambda: _compute(clip, settings), cache)
     return FaceTrack(
         boxes=arrays["boxes"],
         landmarks=arrays["landmarks"],
@@ -235,3 +238,45 @@ def track(clip: Clip, settings: TrackSettings | None = None, *, cache: bool = Tr
         reasons=tuple(str(r) for r in arrays["reasons"]),
         frame_size=clip.size,
     )
+
+
+def track_soon(clip: Clip, settings: TrackSettings | None = None) -> None:
+    """Start computing the face track of ``clip`` in the helper process, so that :func:`track` finds it done.
+
+    Does nothing unless a helper runs (:mod:`bench.helper_process`, started by ``talkbench evaluate --threads N``),
+    or when the track is memoised on the clip or cached on disk already. The values are those :func:`track` computes
+    in this process: the same function runs there.
+    """
+    settings = settings or TrackSettings()
+    helper = helper_process.running()
+    if helper is None or clip.num_frames == 0 or is_stored(clip, "track", asdict(settings)):
+        return
+    try:
+        helper.submit(_request_key(clip, settings), _track_arrays, *_inputs(clip, settings))
+    except BrokenProcessPool:
+        pass  # track() computes it in this process and says why
+
+
+def _compute(clip: Clip, settings: TrackSettings) -> dict[str, np.ndarray]:
+    """The track's arrays: from the helper process when one runs (dlib then holds its interpreter lock, not ours)."""
+    helper = helper_process.running()
+    if helper is not None:
+        try:
+            return helper.result(_request_key(clip, settings), _track_arrays, *_inputs(clip, settings))
+        except BrokenProcessPool as exc:
+            warnings.warn(f"{clip.name}: the helper process stopped ({exc}); tracking its faces in this process",
+                          RuntimeWarning, stacklevel=2)  # fmt: skip
+    return _track_arrays(*_inputs(clip, settings))
+
+
+def _inputs(clip: Clip, settings: TrackSettings) -> tuple[np.ndarray | None, np.ndarray, TrackSettings]:
+    """What the tracker reads: the grey frames, and the RGB frames for the CNN detector only (a third of the bytes)."""
+    return (clip.frames if settings.detector == "cnn" else None), clip.grey(), settings
+
+
+def _track_arrays(frames: np.ndarray | None, grey: np.ndarray, settings: TrackSettings) -> dict[str, np.ndarray]:
+    return _Tracker(frames, grey, settings).run()
+
+
+def _request_key(clip: Clip, settings: TrackSettings) -> tuple[str, str, tuple[tuple[str, object], ...]]:
+    return "bench.faces.track", frames_hash(clip), tuple(sorted(asdict(settings).items()))

@@ -133,6 +133,10 @@ class Clip:
                 self._memo[key] = compute()
         return self._memo[key]
 
+    def memoised(self, key: Hashable) -> bool:
+        """Whether an analysis is cached under ``key`` on this clip."""
+        return key in self._memo
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without its locks (they cannot be pickled); the analyses go along."""
         return {**self.__dict__, "_memo_locks": {}}

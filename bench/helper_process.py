@@ -21,6 +21,7 @@ import sys
 import threading
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -64,11 +65,18 @@ class HelperProcess:
         self._executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(self.method), initializer=_start_child)
         self._pending: dict[Hashable, Future[Any]] = {}
         self._lock = threading.Lock()
+        self._closed = False
         self._executor.submit(int)  # the process is forked (or spawned) now, not at the first real request
 
     def submit(self, key: Hashable, fn: Callable[..., T], *args: Any) -> Future[T]:
-        """``fn(*args)`` in the helper, or the request already pending under ``key``."""
+        """``fn(*args)`` in the helper, or the request already pending under ``key``.
+
+        Raises:
+            concurrent.futures.process.BrokenProcessPool: the helper died or was stopped.
+        """
         with self._lock:
+            if self._closed:
+                raise BrokenProcessPool("the helper process was stopped")
             future = self._pending.get(key)
             if future is None:
                 future = self._pending[key] = self._executor.submit(fn, *args)
@@ -78,7 +86,8 @@ class HelperProcess:
         """The result of the request under ``key`` (made now if not pending); the key is then forgotten.
 
         Raises:
-            concurrent.futures.process.BrokenProcessPool: the helper died (killed, out of memory).
+            concurrent.futures.process.BrokenProcessPool: the helper died (killed, out of memory) or was stopped.
+            concurrent.futures.CancelledError: stopped before the request ran.
         """
         future = self.submit(key, fn, *args)
         try:
@@ -89,9 +98,11 @@ class HelperProcess:
                     del self._pending[key]
 
     def close(self) -> None:
-        """Stop the helper; requests not yet started are dropped."""
+        """Stop the helper; requests not yet started are cancelled."""
+        with self._lock:
+            self._closed = True
+            self._pending.clear()
         self._executor.shutdown(wait=True, cancel_futures=True)
-        self._pending.clear()
 
 
 def start() -> HelperProcess:

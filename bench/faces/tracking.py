@@ -12,6 +12,7 @@ fails too it is recorded as missing with a reason. Frames are never dropped.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import CancelledError
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 
@@ -217,7 +218,9 @@ def track(clip: Clip, settings: TrackSettings | None = None, *, cache: bool = Tr
 
     One face is followed: the most confident detection at the first detection, then the detection closest to the
     track. Computed once per clip (memoised on it) and cached on disk under ``cache_dir("faces")`` keyed by a hash
-    of the frames and ``settings``; ``cache=False`` skips the disk (not the memo).
+    of the frames and ``settings``; ``cache=False`` skips the disk (not the memo). While a helper process runs
+    (:mod:`bench.helper_process`, threaded evaluation) the track is computed there: the same function, the same values,
+    and dlib does not hold this process's interpreter lock meanwhile; should the helper die, it is computed here.
 
     Example:
         >>> import numpy as np
@@ -263,9 +266,9 @@ def _compute(clip: Clip, settings: TrackSettings) -> dict[str, np.ndarray]:
     if helper is not None:
         try:
             return helper.result(_request_key(clip, settings), _track_arrays, *_inputs(clip, settings))
-        except BrokenProcessPool as exc:
-            warnings.warn(f"{clip.name}: the helper process stopped ({exc}); tracking its faces in this process",
-                          RuntimeWarning, stacklevel=2)  # fmt: skip
+        except (BrokenProcessPool, CancelledError) as exc:  # it died, or was stopped (another evaluation ended)
+            warnings.warn(f"{clip.name}: the helper process stopped ({exc or 'cancelled'}); tracking its faces in this "
+                          "process", RuntimeWarning, stacklevel=2)  # fmt: skip
     return _track_arrays(*_inputs(clip, settings))
 
 

@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, help="score videos in N processes (per-item metrics; default 1)")
     p.add_argument("--threads", type=int, help="in one process, decode and run the metrics in N threads "
                    "(default: the usable cores, at most 4; 1 with --workers or torchrun; with 1, FFmpeg, OpenCV and "
-                   "OpenMP compute on one thread too); the values do not change")
+                   "OpenMP compute on one thread too; with more, face tracks are computed in a helper process); the "
+                   "values do not change")
     p.add_argument("--resume", action="store_true", help="continue a killed run in --out without recomputing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run_evaluate)
@@ -62,10 +63,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
             return _evaluate(args, threads)
         finally:
             restore()
-    if threads == 1:
-        return _evaluate(args, threads)
     from bench import helper_process
 
+    if threads == 1 or helper_process.start_method() != "fork":  # spawned, if a metric needs it, by the evaluation
+        return _evaluate(args, threads)
     helper_process.start()  # forked now, while the command is one thread without numpy (bench.helper_process)
     try:
         return _evaluate(args, threads)

@@ -47,8 +47,8 @@ REPO = Path(__file__).resolve().parents[2]
 OVERHEAD = 1.2  # metrics.score at most 20 % above the inner function
 CPBD_API_TARGET = 30.0
 STARTUP_FRACTION = 0.25  # --help at most a quarter of `import torch` (issue: --help took 2.1 s, all of it imports)
-WORKERS_TARGET = 1.7  # issue 16; measured 1.81-1.91x
-THREADS_FLOOR = 1.35  # regression guard below the measured 1.51-1.56x of --threads 2 on 2 cores
+WORKERS_TARGET = 1.7  # issue 16; measured 1.81-1.94x
+THREADS_FLOOR = 1.35  # regression guard below the measured 1.65-1.75x of --threads 2 on 2 cores (1.51-1.56x before the helper)
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,8 @@
 dlib's landmark predictor and HOG detector hold the lock for each call, so in ``talkbench evaluate --threads N`` every
 numpy or OpenCV call of another thread waits beside them, about one switch interval (5 ms) each: SSIM scored beside
 face tracking took 1.6x as long. In a helper process, face tracks cost the same CPU but no thread of the command
-waits on them (measured on the four GRID pairs with the default two threads: 3.63-3.78 s instead of 3.94-4.17 s).
+waits on them (the four GRID pairs through the command with its default two threads: 3.41-3.51 s instead of
+3.85-3.99 s, six alternating runs each).
 
 One helper per process, started by the threaded evaluation when a metric asks for background work
 (:meth:`metrics.Metric.prepare`) and stopped at its end. ``talkbench evaluate`` starts it first thing, while the

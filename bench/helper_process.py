@@ -6,8 +6,9 @@ face tracking took 1.6x as long. In a helper process, face tracks cost the same 
 waits on them (the four GRID pairs through the command with its default two threads: 3.41-3.51 s instead of
 3.85-3.99 s, six alternating runs each).
 
-One helper per process, started by the threaded evaluation when a metric asks for background work
-(:meth:`metrics.Metric.prepare`) and stopped at its end. ``talkbench evaluate`` starts it first thing, while the
+One helper per process, shared: the threaded evaluation starts it when a metric asks for background work
+(:meth:`metrics.Metric.prepare`) and stops it at its end; it runs until the last of its users (two evaluations in
+two threads, or the command and its evaluation) has stopped it. ``talkbench evaluate`` starts it first thing, while the
 command is still a single thread that has imported neither numpy nor torch, so that it can be forked
 (:func:`start_method`): the fork takes milliseconds and the helper's imports and model loading overlap the command's
 own start-up. This module imports the standard library only, so that importing it keeps the command lean.
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _HELPER: HelperProcess | None = None
+_USERS = 0  # start() calls not yet matched by stop()
 _GUARD = threading.Lock()
 
 
@@ -107,11 +109,12 @@ class HelperProcess:
 
 
 def start() -> HelperProcess:
-    """The process-wide helper, started now if none runs."""
-    global _HELPER
+    """The process-wide helper, started now if none runs; each call is matched by one :func:`stop`."""
+    global _HELPER, _USERS
     with _GUARD:
         if _HELPER is None:
             _HELPER = HelperProcess()
+        _USERS += 1
         return _HELPER
 
 
@@ -121,9 +124,13 @@ def running() -> HelperProcess | None:
 
 
 def stop() -> None:
-    """Stop the process-wide helper, if one runs."""
-    global _HELPER
+    """Leave the process-wide helper, stopping it when this was its last user (nothing if none runs)."""
+    global _HELPER, _USERS
     with _GUARD:
-        helper, _HELPER = _HELPER, None
-    if helper is not None:
-        helper.close()
+        if _HELPER is None:
+            return
+        _USERS -= 1
+        if _USERS > 0:
+            return
+        helper, _HELPER, _USERS = _HELPER, None, 0
+    helper.close()

@@ -266,7 +266,7 @@ def _compute(clip: Clip, settings: TrackSettings) -> dict[str, np.ndarray]:
     if helper is not None:
         try:
             return helper.result(_request_key(clip, settings), _track_arrays, *_inputs(clip, settings))
-        except (BrokenProcessPool, CancelledError) as exc:  # it died, or was stopped (another evaluation ended)
+        except (BrokenProcessPool, CancelledError) as exc:  # it died, or its last user stopped it meanwhile
             warnings.warn(f"{clip.name}: the helper process stopped ({str(exc) or 'cancelled'}); tracking its faces in this "
                           "process", RuntimeWarning, stacklevel=2)  # fmt: skip
     return _track_arrays(*_inputs(clip, settings))

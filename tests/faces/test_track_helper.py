@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -110,4 +112,20 @@ def test_a_helper_killed_mid_run_leaves_the_track_to_this_process(grid_clips, he
         os.kill(pid, signal.SIGKILL)
     with pytest.warns(RuntimeWarning, match="short: the helper process stopped"):
         got = _arrays(clip)
+    _assert_same(got, expected)
+
+
+def test_a_track_cancelled_by_a_stopped_helper_is_computed_here(grid_clips, helper) -> None:
+    """The helper's last user stops it while a track waits in its queue (behind longer work): track() warns that the
+    request was cancelled and computes the same track here."""
+    clip = _short(grid_clips["bbaf2n"], 10)
+    expected = _arrays(_short(grid_clips["bbaf2n"], 10))
+    for k in range(4):  # one running, two in the pool's call queue, one pending: the track waits behind them
+        helper.submit(("busy", k), time.sleep, 0.5)
+    track_soon(clip)
+    stopper = threading.Timer(0.5, helper_process.stop)
+    stopper.start()
+    with pytest.warns(RuntimeWarning, match="short: the helper process stopped \\(cancelled\\)"):
+        got = _arrays(clip)
+    stopper.join()
     _assert_same(got, expected)

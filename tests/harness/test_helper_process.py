@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 import threading
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,23 @@ def test_requests_run_in_the_helper_keyed_once_and_errors_come_back() -> None:
         assert helper._pending == {}  # collected results are forgotten
     finally:
         helper.close()
+
+
+def test_the_helper_is_shared_and_stops_with_its_last_user() -> None:
+    """Two users (the command and its evaluation, or two evaluations in two threads): the first to leave does not
+    stop the other's helper; the last does. A stop with no helper running does nothing."""
+    first = helper_process.start()
+    try:
+        assert helper_process.start() is first
+        helper_process.stop()
+        assert helper_process.running() is first and first.result("still", math.sqrt, 4.0) == 2.0
+    finally:
+        helper_process.stop()
+    assert helper_process.running() is None
+    helper_process.stop()
+    assert helper_process.running() is None
+    with pytest.raises(BrokenProcessPool, match="stopped"):
+        first.submit("late", math.sqrt, 1.0)
 
 
 def _pid() -> int:

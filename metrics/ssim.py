@@ -46,6 +46,9 @@ WINDOWS = ("gaussian", "uniform")
 # Values per map in one filtered batch: the maps of a larger batch fall out of cache, and each of the 22 filter passes
 # then streams them from memory (a 360x288 RGB clip: 1.33 s in batches of 4 frames, 0.70 s frame by frame).
 BATCH_VALUES = 4 * 96 * 96 * 3
+# Values per map combined into the SSIM map at a time on the CPU (32 rows of 360x288 RGB): a strip's maps stay in
+# cache across the map's dozen arithmetic passes (such a frame: 1.1 ms instead of 2.1 ms over whole maps).
+STRIP_VALUES = 32 * 360 * 3
 
 
 def window_taps(window: str) -> tuple[list[float], float]:
@@ -176,8 +179,9 @@ def _ssim_frames(
 ) -> np.ndarray:
     """Per-frame SSIM of ``[T, H, W, C]`` numpy frames, filtered frame by frame with OpenCV.
 
-    Each map is filtered and combined at full size; the border whose window leaves the frame is cut off at the mean.
-    The maps live in buffers reused from frame to frame and call to call (:func:`_frame_maps`).
+    Each map is filtered at full size, then combined into the SSIM map in strips of rows (:data:`STRIP_VALUES`), leaving
+    out the border whose window leaves the frame. The maps live in buffers reused from frame to frame and call to call
+    (:func:`_frame_maps`).
     """
     uniform = len(set(taps)) == 1
     dtype = np.float64 if uniform else np.float32  # exact box sums; float32 halves the traffic
@@ -186,6 +190,9 @@ def _ssim_frames(
     shape = generated.shape[1:] if generated.shape[-1] > 1 else generated.shape[1:3]  # OpenCV drops a lone channel
     u, v, square, *filtered = _frame_maps(shape, dtype)
     values = np.empty(len(generated), np.float64)
+    row_values = int(np.prod(shape[1:]))
+    strip = max(STRIP_VALUES // row_values, 1)
+    count = (shape[0] - 2 * r) * (shape[1] - 2 * r) * (row_values // shape[1])  # the same pixels in every channel
     for t, (x, y) in enumerate(zip(generated, reference, strict=True)):
         np.add(x.reshape(shape), y.reshape(shape), out=u, dtype=dtype)
         np.subtract(x.reshape(shape), y.reshape(shape), out=v, dtype=dtype)
@@ -199,8 +206,11 @@ def _ssim_frames(
                 out /= k * k
             else:
                 cv2.sepFilter2D(source, -1, kernel, kernel, dst=out, borderType=cv2.BORDER_REFLECT)
-        ssim_map = _ssim_map(filtered, shifts, cov_norm, data_range)  # contiguous maps: twice as fast as on the crop
-        values[t] = ssim_map[r:-r, r:-r].mean(dtype=np.float64)  # the same pixel count in every channel
+        total = 0.0
+        for top in range(r, shape[0] - r, strip):  # the rows whose window lies inside, a strip at a time
+            rows = slice(top, min(top + strip, shape[0] - r))
+            total += _ssim_map([m[rows] for m in filtered], shifts, cov_norm, data_range)[:, r:-r].sum(dtype=np.float64)
+        values[t] = total / count
     return values
 
 

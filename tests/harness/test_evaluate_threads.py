@@ -308,3 +308,23 @@ def test_one_thread_asked_for_is_one_thread_used(toy_metrics, toy_dirs, tmp_path
         assert {s[1:] for s in seen} == {(0, *before[:2], "3")}
     assert (cv2.getNumThreads(), torch.get_num_threads(), io._DECODE_THREADS) == before
     assert os.environ["OMP_NUM_THREADS"] == "3"
+
+
+def test_blas_threads_sleep_beside_the_commands_threads_unless_told_otherwise() -> None:
+    """``--threads N``: OpenBLAS keeps its threads but they sleep when idle (OPENBLAS_THREAD_TIMEOUT=4, set before numpy
+    loads it); ``--threads 1``: one BLAS thread instead; a value the user set is kept."""
+    from test_evaluate_workers import _python
+
+    code = """
+import os, sys
+import bench.cli.evaluate as command
+def chosen(args, threads):
+    print(threads, os.environ.get("OPENBLAS_NUM_THREADS"), os.environ.get("OPENBLAS_THREAD_TIMEOUT"), "numpy" in sys.modules)
+    return 0
+command._evaluate = chosen
+from bench.cli import main
+main(["evaluate", "--generated", "unused", "--out", "unused", "--threads", sys.argv[1]])
+"""
+    assert _python(code, "2").split() == ["2", "None", "4", "False"]
+    assert _python(code, "1").split()[:3] == ["1", "1", "None"]  # (numpy is loaded by then to hold OpenCV to one thread)
+    assert _python(code, "2", env={"OPENBLAS_THREAD_TIMEOUT": "12"}).split() == ["2", "None", "12", "False"]

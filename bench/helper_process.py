@@ -132,5 +132,5 @@ def stop() -> None:
         _USERS -= 1
         if _USERS > 0:
             return
-        helper, _HELPER, _USERS = _HELPER, None, 0
+        helper, _HELPER = _HELPER, None
     helper.close()

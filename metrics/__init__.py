@@ -68,7 +68,7 @@ _METRICS: dict[tuple[str, str], Metric] = {}
 
 def _cached_metric(name: str, options: dict[str, Any]) -> Metric:
     """The metric ``name`` with ``options``, created on first use (set-level metrics are reset by their ``score``)."""
-    key = (name, repr(sorted(options.items())))
+    key = (name, repr(sorted(options.items())) if options else "")
     metric = _METRICS.get(key)
     if metric is None:
         if len(_METRICS) >= 64:

@@ -90,7 +90,6 @@ def _whole_frames(clip: Clip, region: str, colour: str) -> np.ndarray:
 
     Grey comes from the clip's memoised luma: one conversion for CPBD, FDBM, grey PSNR and SSIM and the face tracker.
     """
-    check_choice("colour", colour, COLOURS)
     frames = clip.grey() if colour == "grey" else clip.frames
     return frames if region == "full" else frames[:, clip.size[0] // 2 :]
 
@@ -105,7 +104,7 @@ def _no_frames(what: str, region: str, total: int) -> MetricError:
 
 
 def single_region(clip: Clip, region: str, colour: str = "grey") -> RegionFrames:
-    """The region of one clip's frames where it was found, for no-reference metrics."""
+    """The region of one clip's frames where it was found, for no-reference metrics (options as :func:`paired_regions`)."""
     if region in ("full", "lower-half"):  # every frame counts
         return RegionFrames(_whole_frames(clip, region, colour), None, region)
     frames, found = clip_region(clip, region)
@@ -122,6 +121,9 @@ def _kept(frames: np.ndarray, found: np.ndarray) -> np.ndarray:
 def paired_regions(item: Item, region: str, colour: str = "rgb", length_mismatch: str = "truncate") -> RegionFrames:
     """The region of generated and reference frames, paired frame by frame, for full-reference metrics.
 
+    ``region``, ``colour`` and ``length_mismatch`` are a metric's options, checked once when it was built
+    (:func:`check_options`), not on every clip.
+
     Raises:
         MetricError: no reference, different frame sizes (``full``/``lower-half``), different lengths with
             ``length_mismatch="error"``, or no frame where both clips show a face.
@@ -129,15 +131,14 @@ def paired_regions(item: Item, region: str, colour: str = "rgb", length_mismatch
     what = item.video_id
     if item.reference is None:
         raise MetricError(f"{what}: no reference clip")
-    check_options(region, colour, length_mismatch)
     generated, reference = item.generated, item.reference
     if region in ("full", "lower-half"):
         check_same_size(generated.size, reference.size, what)
     n = paired_length(generated.num_frames, reference.num_frames, length_mismatch, what)
     truncated = max(generated.num_frames, reference.num_frames) - n
     if region in ("full", "lower-half"):  # every frame counts: no face masks (a per-call cost on short clips)
-        gen, ref = (_whole_frames(clip, region, colour)[:n] for clip in (generated, reference))
-        return RegionFrames(gen, ref, region, no_face=0, truncated=truncated)
+        gen, ref = _whole_frames(generated, region, colour), _whole_frames(reference, region, colour)
+        return RegionFrames(gen[:n] if truncated else gen, ref[:n] if truncated else ref, region, truncated=truncated)
     gen_frames, gen_found = clip_region(generated, region)
     ref_frames, ref_found = clip_region(reference, region)
     found = gen_found[:n] & ref_found[:n]

@@ -9,6 +9,7 @@ metric; :meth:`Metric.__call__` turns exactly that error into a failed :class:`S
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -75,13 +76,7 @@ class Item:
 
     def has(self, need: Need) -> bool:
         """Whether this item carries what ``need`` asks for."""
-        value = {
-            Need.REFERENCE: self.reference,
-            Need.AUDIO: self.audio,
-            Need.IDENTITY: self.identity,
-            Need.TRANSCRIPT: self.transcript,
-        }[need]
-        return value is not None
+        return getattr(self, Need(need).value) is not None  # each need is named after the field that carries it
 
     def audio_clip(self) -> Clip:
         """The generated frames with the driving audio: what sync metrics look at."""
@@ -155,7 +150,7 @@ class Metric(ABC):
 
     def __call__(self, item: Item) -> Score:
         """Score ``item``, recording a missing input or a :class:`MetricError` as a failed score."""
-        missing = [need.value for need in sorted(self.needs, key=lambda n: n.value) if not item.has(need)]
+        missing = [need for need in _in_order(self.needs) if getattr(item, need) is None]  # fields named as needs
         if missing:
             return Score.failed(f"{self.name} needs {', '.join(missing)}")
         try:
@@ -166,6 +161,12 @@ class Metric(ABC):
     def config(self) -> dict[str, Any]:
         """The options this instance was built with, recorded in results."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_") and _is_plain(v)}
+
+
+@functools.cache
+def _in_order(needs: frozenset[Need]) -> tuple[str, ...]:
+    """The names of ``needs`` (those of the :class:`Item` fields that carry them), sorted once per set."""
+    return tuple(sorted(need.value for need in needs))
 
 
 class SetMetric(Metric):

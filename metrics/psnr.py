@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import torch
 
 AGGREGATES = ("frame-mean", "mse-mean")
+_MSE_BLOCK = 1 << 16  # values squared and summed at a time (see _uint8_mse: at most 66051 for an exact uint32 sum)
 
 
 def frame_mse(
@@ -64,18 +65,29 @@ def frame_mse(
     return diff.square().flatten(1).mean(dim=1)
 
 
-def _uint8_mse(generated: np.ndarray, reference: np.ndarray, chunk: int = 8) -> np.ndarray:
+def _uint8_mse(generated: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """:func:`frame_mse` of uint8 frames: exact integer sums of squares, one rounding (the division).
 
-    A 75-frame 360x288 RGB clip takes 0.03 s instead of 0.43 s through two float64 copies of both clips.
+    The differences are squared in a small reused uint16 buffer (``g - r`` wraps modulo 2^16, and so does its square,
+    which is at most 255^2 < 2^16: the bits are the exact square) and summed in uint32 over at most ``_MSE_BLOCK``
+    values (at most 2^16 * 255^2 < 2^32: no overflow). No temporary of the size of a clip, so the work stays in
+    cache: a 75-frame 360x288 RGB clip in 14 ms instead of 33 ms through int32 differences and an int64 ``einsum``
+    (and 0.43 s through two float64 copies of both clips).
     """
-    frames = len(generated)
-    sums = np.empty(frames, np.int64)
-    for start in range(0, frames, chunk):
-        diff = np.subtract(generated[start : start + chunk], reference[start : start + chunk], dtype=np.int32)
-        diff = diff.reshape(len(diff), -1)
-        sums[start : start + chunk] = np.einsum("ij,ij->i", diff, diff, dtype=np.int64)
-    return sums / max(generated[0].size if frames else 1, 1)
+    frames, size = len(generated), math.prod(generated.shape[1:])
+    rows, cols = max(1, _MSE_BLOCK // max(size, 1)), max(min(size, _MSE_BLOCK), 1)
+    buffer = np.empty(rows * cols, np.uint16)
+    sums = np.zeros(frames, np.int64)
+    for first in range(0, frames, rows):
+        last = min(first + rows, frames)  # a view when the frames are contiguous, else a copy of these frames only
+        gen, ref = generated[first:last].reshape(last - first, size), reference[first:last].reshape(last - first, size)
+        for start in range(0, size, cols):
+            stop = min(start + cols, size)
+            squares = buffer[: (last - first) * (stop - start)].reshape(last - first, stop - start)
+            np.subtract(gen[:, start:stop], ref[:, start:stop], out=squares, dtype=np.uint16)
+            np.multiply(squares, squares, out=squares)
+            sums[first:last] += np.add.reduce(squares, axis=1, dtype=np.uint32)
+    return sums / max(size, 1)
 
 
 def psnr_from_mse(mse: np.ndarray | torch.Tensor, data_range: float) -> np.ndarray | torch.Tensor:
@@ -172,11 +184,10 @@ class PSNR(Metric):
         """PSNR of one item over the frames of its region."""
         pair = paired_regions(item, self.region, self.colour, self.length_mismatch)
         mse = to_numpy(frame_mse(pair.generated, cast(np.ndarray, pair.reference), device=self.device))
+        scored = mse[mse > 0]  # frames identical to their reference (infinite PSNR): left out of the frame mean, counted
         if self.aggregate == "mse-mean":
             value = float(psnr_from_mse(mse.mean(), self.data_range))
         else:
-            per_frame = psnr_from_mse(mse, self.data_range)
-            finite = per_frame[np.isfinite(per_frame)]
-            value = float(finite.mean()) if len(finite) else math.inf
-        extras = {**pair.extras(), "frames_identical": float((mse == 0).sum())}
+            value = float(np.add.reduce(psnr_from_mse(scored, self.data_range))) / len(scored) if len(scored) else math.inf
+        extras = {**pair.extras(), "frames_identical": float(len(mse) - len(scored))}
         return Score(value, pair.frames, extras=extras)

@@ -126,3 +126,26 @@ def test_numpy_frames_give_numpy_and_tensors_give_tensors():
     np.testing.assert_allclose(via_torch.detach().numpy(), ours, rtol=1e-14, atol=0)
     floats = psnr(generated.astype(np.float32), reference.astype(np.float32), data_range=255)
     np.testing.assert_allclose(floats, ours, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 256, 256, 3), (2, 300, 400, 3), (40, 24, 24, 3), (3, 7, 5), (0, 4, 4, 3)],
+    ids=["one-block", "frames-over-a-block", "frames-per-block", "grey-odd", "no-frames"],
+)
+def test_uint8_mse_is_the_exact_integer_sum_of_squares(shape):
+    """uint8 frames: the sum of squared differences is exact (blocks of 2^16 values at the extreme 255 vs 0 included,
+    contiguous or not), so the MSE is that integer divided once."""
+    from metrics.psnr import frame_mse
+
+    rng = np.random.default_rng(7)
+    generated, reference = (rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(2))
+    if shape[0]:
+        generated[0], reference[0] = 255, 0  # every square 255^2: the largest sum a block can hold
+    for gen, ref in ((generated, reference), (generated[:, 1:], reference[:, 1:]), (generated[:, :, ::2], reference[:, :, ::2])):
+        exact = np.square(gen.astype(np.int64) - ref).reshape(len(gen), math.prod(gen.shape[1:])).sum(axis=1)
+        ours = frame_mse(gen, ref)
+        assert ours.dtype == np.float64 and ours.shape == (len(gen),)
+        np.testing.assert_array_equal(ours, exact / max(gen[0].size if len(gen) else 1, 1))
+        if len(gen):
+            assert ours[0] == 255.0**2

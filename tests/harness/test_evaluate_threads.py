@@ -328,3 +328,29 @@ main(["evaluate", "--generated", "unused", "--out", "unused", "--threads", sys.a
     assert _python(code, "2").split() == ["2", "None", "4", "False"]
     assert _python(code, "1").split()[:3] == ["1", "1", "None"]  # (numpy is loaded by then to hold OpenCV to one thread)
     assert _python(code, "2", env={"OPENBLAS_THREAD_TIMEOUT": "12"}).split() == ["2", "None", "12", "False"]
+
+
+@pytest.mark.skipif(not os.confstr_names.get("CS_GNU_LIBC_VERSION"), reason="glibc's malloc")
+def test_the_command_reuses_freed_memory_unless_malloc_was_tuned() -> None:
+    """``talkbench evaluate`` keeps freed blocks for reuse (bench.cli.evaluate.keep_freed_memory): a 48 MiB array
+    allocated again after one was freed touches no fresh pages, where by default glibc maps (and faults in) a new one
+    every time; a user's MALLOC_*_ or GLIBC_TUNABLES is left alone."""
+    from test_evaluate_workers import _python
+
+    code = """
+import resource
+import bench.cli.evaluate as command
+def chosen(args, threads):
+    import numpy as np
+    np.ones(48 << 20, np.uint8)  # allocated, written and freed
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    np.ones(48 << 20, np.uint8)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return 0
+command._evaluate = chosen
+from bench.cli import main
+main(["evaluate", "--generated", "unused", "--out", "unused", "--threads", "2"])
+"""
+    kept = int(_python(code))
+    tuned = int(_python(code, env={"MALLOC_MMAP_THRESHOLD_": str(128 << 10)}))  # glibc's default, as a user's choice
+    assert kept <= 4 < tuned  # 12288 faults with 4 KiB pages, 24 with transparent huge pages

@@ -74,8 +74,8 @@ class Item:
         if not self.video_id:
             self.video_id = self.generated.name
 
-    def has(self, need: Need) -> bool:
-        """Whether this item carries what ``need`` asks for."""
+    def has(self, need: Need | str) -> bool:
+        """Whether this item carries what ``need`` (a :class:`Need` or its name) asks for."""
         return getattr(self, Need(need).value) is not None  # each need is named after the field that carries it
 
     def audio_clip(self) -> Clip:
@@ -150,7 +150,7 @@ class Metric(ABC):
 
     def __call__(self, item: Item) -> Score:
         """Score ``item``, recording a missing input or a :class:`MetricError` as a failed score."""
-        missing = [need for need in _in_order(self.needs) if getattr(item, need) is None]  # fields named as needs
+        missing = [need for need in _in_order(self.needs) if not item.has(need)]
         if missing:
             return Score.failed(f"{self.name} needs {', '.join(missing)}")
         try:

@@ -261,7 +261,7 @@ def test_cli_speedup_target(cli_ratios) -> None:
     command's interpreter lock and every numpy or OpenCV call of the other thread waited ~6 ms beside it (13.5-13.7x).
     Measured 15.6-15.8x in three runs and 14.8x in one (2026-12-05, quiet host): close to the line on a noisy shared
     host; 14.1-14.5x in three runs the same day when the host was busier (the reference 61-69 s instead of 55-57 s),
-    and 14.9x, 15.8x and 15.3x on the busy host (the reference 60-73 s) once the command kept freed memory for reuse
+    and 14.9x, 15.8x, 15.3x and 13.9x on the busy host (the reference 60-73 s) once the command kept freed memory for reuse
     (bench.cli.evaluate.keep_freed_memory) and PSNR summed its squares in cache-sized blocks.
     """
     assert cli_ratios["wall"] >= CLI_TARGET

@@ -72,9 +72,10 @@ def test_every_builtin_name_has_its_home() -> None:
 
 def test_weight_free_evaluation_on_the_cpu_imports_no_torch(grid_paths, tmp_path) -> None:
     """``talkbench evaluate`` with psnr, ssim, cpbd, fdbm and lmd on a real GRID pair never imports torch (nor pandas):
-    these metrics run on numpy, OpenCV, SciPy and dlib on the CPU, and torch's import alone was 1.5 s of such a run.
+    these metrics run on numpy, OpenCV and dlib on the CPU, and torch's import alone was 1.5 s of such a run.
     Nor scikit-image (the face alignment's similarity fit is batched numpy), urllib.request (only downloads need it) or
-    scipy.fft (FDBM's spectra come from numpy.fft: the same pocketfft without SciPy's 0.14 s import).
+    SciPy (FDBM's spectra come from numpy.fft, the same pocketfft as scipy.fft; CPBD filters and labels in numpy and
+    OpenCV: scipy.fft and scipy.ndimage cost 0.14 s and 0.26 s to import).
     """
     generated = tmp_path / "generated"
     generated.mkdir()
@@ -88,15 +89,16 @@ def test_weight_free_evaluation_on_the_cpu_imports_no_torch(grid_paths, tmp_path
     assert "bench.evaluate" in loaded and "metrics.lmd" in loaded
     assert "dlib" not in loaded  # with threads, the face tracks are computed in the helper process (bench.helper_process)
     assert not loaded & {"torch", "pandas"}, sorted(loaded & {"torch", "pandas"})
-    assert not loaded & {"skimage", "urllib.request", "scipy.fft"}, sorted(loaded & {"skimage", "urllib.request", "scipy.fft"})
+    assert not loaded & {"skimage", "urllib.request", "scipy"}, sorted(loaded & {"skimage", "urllib.request", "scipy"})
 
 
-def test_cpbd_imports_scipy_ndimage_on_its_first_frame() -> None:
-    """Creating ``cpbd`` (before the first video is read) leaves scipy.ndimage (~0.1 s) to the first frame scored, which
-    a threaded ``evaluate`` runs on CPBD's own lane beside the other metrics."""
-    create = "import metrics\ncpbd = metrics.create('cpbd')"
-    assert "scipy.ndimage" not in modules_after(create)
-    frames = "np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), np.uint8)"
-    score = (f"{create}\nimport numpy as np\nfrom bench.media import Clip\nfrom metrics import Item\n"
-             f"cpbd(Item(Clip({frames}), video_id='noise'))")
-    assert "scipy.ndimage" in modules_after(score)
+def test_cpbd_scores_without_scipy() -> None:
+    """CPBD's default (port) style never imports SciPy, whose scipy.ndimage alone costs ~0.26 s of CPU to import (its
+    array-API set-up); the MATLAB style imports scipy.ndimage on its first frame, not when the metric is created."""
+    frames = "np.random.default_rng(0).integers(0, 256, (1, 200, 200, 3), np.uint8)"
+    for name, expected in (("cpbd", False), ("cpbd-matlab", True)):
+        create = f"import metrics\ncpbd = metrics.create({name!r})"
+        assert "scipy" not in modules_after(create), name
+        score = (f"{create}\nimport numpy as np\nfrom bench.media import Clip\nfrom metrics import Item\n"
+                 f"cpbd(Item(Clip({frames}), video_id='noise'))")
+        assert ("scipy" in modules_after(score)) is expected, name

@@ -255,3 +255,33 @@ def test_sampled_gradients_are_the_whole_maps_rows(step):
             assert np.array_equal(whole[rows], sampled)
     with pytest.raises(ValueError, match="step >= 5"):
         edges.sampled_gradients(np.zeros((64, 64)), 4, 8)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 9), (160, 360), (64, 65)])
+def test_gaussian_passes_sum_as_ndimage_does(shape):
+    """The numpy column pass (and the row pass) equal ``scipy.ndimage.correlate1d`` bit for bit, zeros beyond the
+    ends: scikit-image's Canny smooths with it, and CPBD's edge maps are identical to the package's only if every
+    smoothed value is."""
+    values = np.random.default_rng(sum(shape)).random(shape) * 255
+    taps = edges._gauss()
+    out = np.full((shape[0], shape[1] + 2), np.nan)
+    edges._columns(values, output=out[:, 1:-1])
+    expected = scipy.ndimage.correlate1d(values, taps, axis=1, mode="constant")
+    assert np.array_equal(out[:, 1:-1], expected) and np.isnan(out[:, [0, -1]]).all()
+    assert np.array_equal(edges._rows(values, taps), scipy.ndimage.correlate1d(values, taps, axis=0, mode="constant"))
+
+
+def test_hysteresis_keeps_the_8_connected_components_holding_a_strong_pixel():
+    """Against scipy.ndimage.label with 8-connectivity: a diagonal chain is one component, a lone weak blob is dropped."""
+    rng = np.random.default_rng(3)
+    weak = rng.random((120, 150)) < 0.45
+    strong = weak & (rng.random(weak.shape) < 0.01)
+    labels, _ = scipy.ndimage.label(weak, np.ones((3, 3), bool))
+    expected = np.isin(labels, labels[strong]) & weak
+    kept = edges.hysteresis(weak, strong)
+    assert np.array_equal(kept, expected) and 0 < kept.sum() < weak.sum()
+    chain = np.eye(6, dtype=bool)
+    chain[0, 5] = True  # an isolated weak pixel
+    only_corner = np.zeros_like(chain)
+    only_corner[5, 5] = True
+    assert np.array_equal(edges.hysteresis(chain, only_corner), np.eye(6, dtype=bool))

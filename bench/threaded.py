@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from bench.evaluate import EvalConfig, Evaluator, ItemSpec
+    from bench.helper_process import HelperProcess
     from bench.results import VideoRow
     from metrics import Item, Metric, Score
 
@@ -92,6 +93,30 @@ def check_threads(threads: int, workers: int) -> None:
                          "pass one of them")  # fmt: skip
 
 
+def warm_up(names: Sequence[str]) -> None:
+    """In the helper process: load what the metrics ``names`` will ask of it (``metrics.HELPER_MODELS``), once each.
+
+    Submitted by :func:`start_warm_up`; a failure here (a model file missing) is left to the metric's own request,
+    which reports it on the video's row.
+    """
+    import importlib
+
+    from metrics import HELPER_MODELS
+
+    for target in dict.fromkeys(HELPER_MODELS.get(name.split("-", 1)[0], "") for name in names):
+        if target:
+            module, function = target.split(":")
+            getattr(importlib.import_module(module), function)()
+
+
+def start_warm_up(helper: HelperProcess, names: Sequence[str]) -> None:
+    """Ask ``helper`` to :func:`warm_up` for ``names``, once per helper (a later request is the pending one).
+
+    Imports nothing beyond the standard library, so that the command can ask before it imports numpy.
+    """
+    helper.submit("bench.threaded.warm_up", warm_up, list(names))
+
+
 def threaded_rows(
     specs: Sequence[ItemSpec], evaluator: Evaluator, config: EvalConfig, threads: int
 ) -> Iterator[VideoRow]:
@@ -104,6 +129,8 @@ def threaded_rows(
     metrics = evaluator.item_metrics
     preparing = [metric for metric in metrics.values() if type(metric).prepare is not Metric.prepare]
     helper = helper_process.start() if preparing else None
+    if helper is not None:
+        start_warm_up(helper, [metric.name for metric in preparing])
     lanes = {name: ThreadPoolExecutor(1, thread_name_prefix=f"talkbench-{name}") for name in metrics}
     loader = ThreadPoolExecutor(1, thread_name_prefix="talkbench-load")
 

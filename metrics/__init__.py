@@ -22,6 +22,14 @@ HOMES = {
     "kid": "kid", "lmd": "lmd", "lpips": "lpips", "lse": "lse", "mouth": "mouth_sync", "psnr": "psnr", "ssim": "ssim",
     "wer": "wer",
 }  # fmt: skip
+# What the helper process loads ahead of the first video for the built-in metrics whose ``prepare`` starts work there
+# (by the name's first part, as in HOMES): ``module:function`` called there once, so that dlib's detector and landmark
+# predictor (~0.5 s) load while the command itself starts up (bench.threaded.warm_up; tests/harness/test_helper_process.py
+# checks the table against the metrics' ``prepare``).
+HELPER_MODELS = {
+    "blink": "bench.faces.tracking:load_models", "lmd": "bench.faces.tracking:load_models",
+    "mouth": "bench.faces.tracking:load_models",
+}  # fmt: skip
 REGISTRY: Registry[Metric] = Registry("metric", "talkbench.metrics", "metrics", HOMES)
 register = REGISTRY.register
 variants = REGISTRY.variants

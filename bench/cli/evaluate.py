@@ -93,7 +93,7 @@ def _before_numpy(name: str, value: str) -> bool:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of ``talkbench evaluate``."""
-    from bench.threaded import check_threads, default_threads, one_thread_libraries
+    from bench.threaded import check_threads, default_threads, one_thread_libraries, start_warm_up
 
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
@@ -114,11 +114,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if threads == 1 or helper_process.start_method() != "fork":  # spawned, if a metric needs it, by the evaluation
         return _evaluate(args, threads)
-    helper_process.start()  # forked now, while the command is one thread without numpy (bench.helper_process)
+    helper = helper_process.start()  # forked now, while the command is one thread without numpy (bench.helper_process)
+    if args.metrics:  # its models load while this process imports (a protocol's metrics: once the evaluation starts)
+        start_warm_up(helper, _metric_names(args.metrics))
     try:
         return _evaluate(args, threads)
     finally:
         helper_process.stop()
+
+
+def _metric_names(text: str) -> list[str]:
+    """The names of ``--metrics a,b``."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _evaluate(args: argparse.Namespace, threads: int) -> int:
@@ -126,7 +133,7 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
     from bench.distributed import init_from_env
     from bench.evaluate import EvalConfig, evaluate, pair_directories
 
-    metric_list = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    metric_list = _metric_names(args.metrics) if args.metrics else None
     options = json.loads(args.metric_options) if args.metric_options else None
     if args.protocol:
         overrides = {k: v for k, v in (("metrics", metric_list), ("metric_options", options)) if v}

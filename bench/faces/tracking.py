@@ -21,7 +21,7 @@ import numpy as np
 
 from bench import helper_process
 from bench.faces.cache import frames_hash, is_stored, load_or_compute
-from bench.faces.detect import DetectorName, auto_upsample, box_iou, detect_faces
+from bench.faces.detect import DetectorName, auto_upsample, box_iou, detect_faces, dlib_model
 from bench.faces.landmarks import landmark_box, predict_landmarks
 from bench.media import Clip
 
@@ -258,6 +258,17 @@ def track_soon(clip: Clip, settings: TrackSettings | None = None) -> None:
         helper.submit(_request_key(clip, settings), _track_arrays, *_inputs(clip, settings))
     except BrokenProcessPool:
         pass  # track() computes it in this process and says why
+
+
+def load_models(settings: TrackSettings | None = None) -> None:
+    """Load the face detector and the landmark predictor that :func:`track` uses with ``settings``, now.
+
+    The helper process calls it as a threaded evaluation starts (``metrics.HELPER_MODELS``), so that the predictor's
+    ~0.5 s of loading overlaps the command's own start-up instead of delaying the first face track.
+    """
+    settings = settings or TrackSettings()
+    dlib_model(settings.detector)
+    dlib_model("landmarks")
 
 
 def _compute(clip: Clip, settings: TrackSettings) -> dict[str, np.ndarray]:

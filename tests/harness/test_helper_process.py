@@ -60,7 +60,8 @@ def _pid() -> int:
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="threads are counted in /proc (Linux)")
 def test_the_command_forks_its_helper_before_numpy_and_stops_it(grid_paths, tmp_path) -> None:
-    """``talkbench evaluate --threads 2`` forks the helper as a single thread without numpy; none is left running."""
+    """``talkbench evaluate --threads 2`` forks the helper as a single thread without numpy and asks it at once, still
+    without numpy, to load the face models (bench.threaded.warm_up), before the first face track; none is left running."""
     generated = tmp_path / "generated"
     generated.mkdir()
     (generated / grid_paths[0].name).symlink_to(grid_paths[0])
@@ -76,14 +77,22 @@ def recording(self, method=None):
     original(self, method)
     started.append((self.method, "numpy" in sys.modules))
 helper_process.HelperProcess.__init__ = recording
+asked = []
+submit = helper_process.HelperProcess.submit
+def recording_submit(self, key, fn, *args):
+    asked.append((key if isinstance(key, str) else key[0], "numpy" in sys.modules))
+    return submit(self, key, fn, *args)
+helper_process.HelperProcess.submit = recording_submit
 import bench.cli
 assert bench.cli.main({argv!r}) == 0
-print(json.dumps([started, helper_process.running() is None]))
+print(json.dumps([started, helper_process.running() is None, asked]))
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    started, stopped = json.loads(done.stdout.strip().splitlines()[-1])
+    started, stopped, asked = json.loads(done.stdout.strip().splitlines()[-1])
     assert started == [["fork", False]] and stopped
+    assert asked[0] == ["bench.threaded.warm_up", False], asked
+    assert [key for key, _ in asked[1:]].count("bench.faces.track") >= 2, asked  # the pair's tracks, after it
     row = json.loads((tmp_path / "run" / "rows.jsonl").read_text().splitlines()[0])
     assert row["video"] == grid_paths[0].stem and row["values"]["lmd"] == 0.0  # compared with itself
 
@@ -130,3 +139,40 @@ def test_prepare_runs_on_the_loader_once_per_read_video_with_threads_only(prepar
         assert sorted(video for video, _, _ in preparing.calls) == read
         assert all(thread.startswith("talkbench-load") and helper for _, thread, helper in preparing.calls)
     assert helper_process.running() is None
+
+
+def test_warm_up_loads_the_models_of_the_metrics_that_use_the_helper(monkeypatch) -> None:
+    """``metrics.HELPER_MODELS`` by a name's first part; each target called once, whatever the variants asked."""
+    from bench.faces import tracking
+    from bench.threaded import warm_up
+
+    calls: list[str] = []
+    monkeypatch.setattr(tracking, "load_models", lambda: calls.append("face models"))
+    warm_up(["psnr", "ssim", "cpbd"])
+    assert calls == []
+    warm_up(["psnr", "lmd", "lmd-mouth", "blink"])
+    assert calls == ["face models"]
+
+
+def test_load_models_loads_the_tracker_s_detector_and_predictor(monkeypatch) -> None:
+    from bench.faces import TrackSettings, tracking
+
+    loaded: list[str] = []
+    monkeypatch.setattr(tracking, "dlib_model", loaded.append)
+    tracking.load_models()
+    tracking.load_models(TrackSettings(detector="cnn"))
+    assert loaded == ["hog", "landmarks", "cnn", "landmarks"]
+
+
+def test_helper_models_name_exactly_the_metrics_that_prepare_work() -> None:
+    """A built-in metric with a ``prepare`` of its own has its models in ``metrics.HELPER_MODELS`` (else the helper
+    loads them only at its first request), and only those do."""
+    for name in metrics.available():
+        target = metrics.REGISTRY.entry(name).resolve()
+        if not target.__module__.startswith("metrics."):
+            continue  # a plugin's metric
+        prepares = target.prepare is not Metric.prepare
+        assert prepares == (name.split("-", 1)[0] in metrics.HELPER_MODELS), name
+    for target in set(metrics.HELPER_MODELS.values()):
+        module, function = target.split(":")
+        assert callable(getattr(__import__(module, fromlist=[function]), function)), target

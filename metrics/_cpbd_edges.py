@@ -51,18 +51,23 @@ def _rows(values: np.ndarray, taps: np.ndarray) -> np.ndarray:
     radius, n = len(taps) // 2, values.shape[0]
     padded = np.zeros((n + 2 * radius, values.shape[1]))  # zero rows above and below (np.pad is slower)
     padded[radius : radius + n] = values
-    return _summed_rows(lambda by: padded[by : by + n], taps)
+    return _symmetric_sum(lambda by: padded[by : by + n], taps)
 
 
-def _summed_rows(shifted: Callable[[int], np.ndarray], taps: np.ndarray) -> np.ndarray:
-    """The taps' weighted sum of ``shifted(k)``, the rows ``k - radius`` away from each output row (zero outside).
+def _symmetric_sum(
+    shifted: Callable[[int], np.ndarray], taps: np.ndarray, output: np.ndarray | None = None
+) -> np.ndarray:
+    """The taps' weighted sum of ``shifted(k)``, the values ``k - radius`` away from each output (zero outside).
 
-    Summed as ndimage sums a symmetric kernel: the centre, then each pair, outermost first.
+    Summed as ndimage sums a symmetric kernel: the centre, then each pair, outermost first (into ``output``).
     """
     radius = len(taps) // 2
-    out = shifted(radius) * taps[radius]
+    out = np.multiply(shifted(radius), taps[radius], out=output)
+    pair = np.empty(out.shape)
     for k in range(radius):
-        out += (shifted(k) + shifted(2 * radius - k)) * taps[k]
+        np.add(shifted(k), shifted(2 * radius - k), out=pair)
+        pair *= taps[k]
+        out += pair
     return out
 
 
@@ -111,13 +116,7 @@ def _columns(values: np.ndarray, output: np.ndarray | None = None) -> np.ndarray
     radius, (height, width) = len(taps) // 2, values.shape
     padded = np.zeros((height, width + 2 * radius))  # zero columns left and right
     padded[:, radius : radius + width] = values
-    out = np.multiply(padded[:, radius : radius + width], taps[radius], out=output)
-    pair = np.empty((height, width))
-    for k in range(radius):  # each pair, outermost first, as ndimage sums a symmetric kernel
-        np.add(padded[:, k : k + width], padded[:, 2 * radius - k : 2 * radius - k + width], out=pair)
-        pair *= taps[k]
-        out += pair
-    return out
+    return _symmetric_sum(lambda by: padded[:, by : by + width], taps, output)
 
 
 @lru_cache(maxsize=16)
@@ -193,7 +192,7 @@ def sampled_gradients(image: np.ndarray, step: int, count: int) -> Gradients:
 
     rows = (step * np.arange(count)[:, None] + first + np.arange(5)).ravel()
     smoothed = np.empty((count * 5, width + 2))  # columns padded as in port_gradients
-    _columns(_summed_rows(shifted, taps).reshape(count * 5, width), output=smoothed[:, 1:-1])
+    _columns(_symmetric_sum(shifted, taps).reshape(count * 5, width), output=smoothed[:, 1:-1])
     smoothed[:, 1:-1] /= _bleed_over(image.shape)[rows]
     _fill_edge(smoothed, rows=False)
     groups = smoothed.reshape(count, 5, width + 2)

@@ -262,7 +262,9 @@ def test_cli_speedup_target(cli_ratios) -> None:
     Measured 15.6-15.8x in three runs and 14.8x in one (2026-12-05, quiet host): close to the line on a noisy shared
     host; 14.1-14.5x in three runs the same day when the host was busier (the reference 61-69 s instead of 55-57 s),
     and 14.9x, 15.8x, 15.3x and 13.9x on the busy host (the reference 60-73 s) once the command kept freed memory for reuse
-    (bench.cli.evaluate.keep_freed_memory) and PSNR summed its squares in cache-sized blocks.
+    (bench.cli.evaluate.keep_freed_memory) and PSNR summed its squares in cache-sized blocks; 15.2x, 15.8x, 16.6x and
+    15.8x (3.51-3.98 s, the reference 55.5-62.7 s) once CPBD no longer imported scipy.ndimage (0.26 s of CPU) and the
+    helper loaded dlib's models during the command's start-up instead of after the first video (bench.threaded.warm_up).
     """
     assert cli_ratios["wall"] >= CLI_TARGET
 

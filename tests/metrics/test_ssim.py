@@ -173,3 +173,24 @@ def test_maps_kept_between_calls_do_not_leak_across_shapes_or_threads():
         np.testing.assert_array_equal(again[k], expected)
         for got in threaded[k::3]:
             np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("window", ["gaussian", "uniform"])
+def test_uint8_frames_score_exactly_as_their_float_copies(grid_paths, window):
+    """uint8 frames take OpenCV's add and subtract into float (metrics.ssim._sum_and_difference): bit for bit the values
+    of the same frames given as float32, which numpy adds; on whole frames, crops, mirrored and channel-reversed views,
+    one channel of four and grey frames."""
+    from bench.media import read_clip
+
+    x = read_clip(grid_paths[0]).frames[:6]
+    y = np.ascontiguousarray(x[:, :, ::-1])  # the mirror image: a low, non-trivial SSIM
+    rgba = np.random.default_rng(5).integers(0, 256, (2, 3, 40, 52, 4), np.uint8)
+    views = {
+        "frames": (x, y), "crop": (x[:, 30:200, 40:300], y[:, 30:200, 40:300]), "mirrored": (x[:, :, ::-1], x),
+        "bgr": (x[..., ::-1], y[..., ::-1]), "rgb of rgba": (rgba[0, ..., :3], rgba[1, ..., :3]),
+        "grey": (x[..., 1], y[..., 1]),
+    }  # fmt: skip
+    for name, (gen, ref) in views.items():
+        fast = ssim(gen, ref, data_range=255, window=window)
+        assert np.array_equal(fast, ssim(gen.astype(np.float32), ref.astype(np.float32), data_range=255, window=window)), name
+        assert 0.0 < fast.min() and fast.max() < 1.0, name

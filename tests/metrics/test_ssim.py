@@ -179,7 +179,7 @@ def test_maps_kept_between_calls_do_not_leak_across_shapes_or_threads():
 def test_uint8_frames_score_exactly_as_their_float_copies(grid_paths, window):
     """uint8 frames take OpenCV's add and subtract into float (metrics.ssim._sum_and_difference): bit for bit the values
     of the same frames given as float32, which numpy adds; on whole frames, crops, mirrored and channel-reversed views,
-    one channel of four and grey frames."""
+    three channels of four and grey frames (and six channels, more than OpenCV's images hold, by numpy)."""
     from bench.media import read_clip
 
     x = read_clip(grid_paths[0]).frames[:6]
@@ -188,7 +188,7 @@ def test_uint8_frames_score_exactly_as_their_float_copies(grid_paths, window):
     views = {
         "frames": (x, y), "crop": (x[:, 30:200, 40:300], y[:, 30:200, 40:300]), "mirrored": (x[:, :, ::-1], x),
         "bgr": (x[..., ::-1], y[..., ::-1]), "rgb of rgba": (rgba[0, ..., :3], rgba[1, ..., :3]),
-        "grey": (x[..., 1], y[..., 1]),
+        "grey": (x[..., 1], y[..., 1]), "six channels (numpy's path)": (np.concatenate([x, y], -1), np.concatenate([y, x], -1)),
     }  # fmt: skip
     for name, (gen, ref) in views.items():
         fast = ssim(gen, ref, data_range=255, window=window)

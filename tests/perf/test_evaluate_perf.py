@@ -265,7 +265,7 @@ def test_cli_speedup_target(cli_ratios) -> None:
     (bench.cli.evaluate.keep_freed_memory) and PSNR summed its squares in cache-sized blocks; 15.2x, 15.8x, 16.6x and
     15.8x (3.51-3.98 s, the reference 55.5-62.7 s) once CPBD no longer imported scipy.ndimage (0.26 s of CPU) and the
     helper loaded dlib's models during the command's start-up instead of after the first video (bench.threaded.warm_up);
-    16.9x and 15.8x (the reference 62.4 and 60.5 s) with SSIM's uint8 sums by OpenCV.
+    16.9x, 15.8x and 16.4x (the reference 62.4, 60.5 and 64.3 s) with SSIM's uint8 sums by OpenCV.
     """
     assert cli_ratios["wall"] >= CLI_TARGET
 

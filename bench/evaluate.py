@@ -19,7 +19,7 @@ from bench.distributed import World, barrier, gather_objects, reduce_set_metrics
 from bench.media import Clip, MediaError, read_clip
 from bench.results import RunStore, Status, VideoRow, journal_name
 from bench.stats import aggregate
-from metrics import Item, Kind, Metric, MetricError, Score, SetMetric
+from metrics import Item, Kind, Metric, MetricError, Need, Score, SetMetric
 
 if TYPE_CHECKING:
     from bench.protocols import Protocol
@@ -410,7 +410,7 @@ def evaluate(
 
     Raises:
         ValueError: ``workers`` or ``threads`` below 1, both above 1, or ``workers`` above 1 together with set-level
-            metrics or under ``torchrun``.
+            metrics or under ``torchrun``; a metric needs an input that none of the specs has (:func:`check_inputs`).
     """
     from tqdm import tqdm
 
@@ -430,6 +430,7 @@ def evaluate(
     suffix = f".rank{world.rank}" if world.size > 1 else ""
     store = RunStore(out, journal_name=journal_name(suffix))
     evaluator = Evaluator(config.metrics, config.device, config.metric_options)
+    check_inputs(specs, evaluator.metrics)
     if world.is_main:
         env = environment(config.device, weight_hashes(config.metrics), seed=config.seed)
         store.start(_config_dict(config), env, resume)
@@ -460,6 +461,41 @@ def evaluate(
         store.write_outputs(all_rows, list(evaluator.item_metrics), summary)
     barrier(world)
     return summary
+
+
+# How a run gives each input that can be seen in its specs before any video is read (audio cannot: it is in the files)
+_GIVEN_BY = {
+    Need.REFERENCE: "reference videos (talkbench evaluate --reference DIR; ItemSpec.reference)",
+    Need.IDENTITY: "an identity image or a reference video (its first frame) per video (--reference DIR; ItemSpec.identity)",
+    Need.TRANSCRIPT: "transcripts (talkbench evaluate --transcripts FILE; ItemSpec.transcript)",
+}
+
+
+def check_inputs(specs: Sequence[ItemSpec], metrics: Mapping[str, Metric]) -> None:
+    """Stop before the first video when a metric needs an input that none of the specs gives.
+
+    Such a run could only fail every video for the same reason; a video that alone lacks the input (a generated clip
+    without its reference) is still scored by the other metrics and recorded with the reason.
+
+    Raises:
+        ValueError: names the metrics, the input they need and how to give it.
+    """
+    if not specs:
+        return
+    given = {
+        Need.REFERENCE: any(spec.reference is not None for spec in specs),
+        Need.IDENTITY: any(spec.identity is not None or spec.reference is not None for spec in specs),
+        Need.TRANSCRIPT: any(spec.transcript is not None for spec in specs),
+    }
+    lacking: dict[Need, list[str]] = {}
+    for name, metric in metrics.items():
+        for need in sorted(metric.needs, key=lambda n: n.value):
+            if not given.get(need, True):
+                lacking.setdefault(need, []).append(name)
+    if lacking:
+        lines = [f"  {', '.join(names)}: {_GIVEN_BY[need]}" for need, names in lacking.items()]
+        raise ValueError(f"none of the {len(specs)} videos has what these metrics need; give it, or leave the metrics "
+                         "out (--metrics):\n" + "\n".join(lines))  # fmt: skip
 
 
 def _refeed_sets(evaluator: Evaluator, spec: ItemSpec, config: EvalConfig) -> None:

@@ -162,8 +162,24 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
         print(f"  {name}: {_fmt(agg['mean'])} [{_fmt(agg['ci_low'])}, {_fmt(agg['ci_high'])}] (n={agg['n']})")
     for name, res in summary["set_metrics"].items():
         print(f"  {name}: {_fmt(res['value'])} ({res['status']}{': ' + res['reason'] if res['reason'] else ''})")
+    _print_problems(args.out / "per_video.csv")
     print(f"wrote {args.out}/per_video.csv and summary.json")
     return 0
+
+
+SHOWN_PROBLEMS = 5  # videos whose failure or partial score is printed with its reason; the rest are counted
+
+
+def _print_problems(table: Path) -> None:
+    """Print why the first failed or partly scored videos of the run's table were not fully scored."""
+    with open(table, newline="") as f:
+        problems = [row for row in csv.DictReader(f) if row["status"] != "ok"]
+    if problems:
+        print("not fully scored:")
+    for row in problems[:SHOWN_PROBLEMS]:
+        print(f"  {row['video']} {row['status']}: {row['reason']}")
+    if len(problems) > SHOWN_PROBLEMS:
+        print(f"  ... and {len(problems) - SHOWN_PROBLEMS} more (status and reason of every video: {table})")
 
 
 def _interrupted(out: Path, total: int) -> int:

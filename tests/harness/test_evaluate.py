@@ -86,8 +86,62 @@ def test_cli_evaluate_writes_run(toy_metrics, toy_dirs, tmp_path, capsys):
     code = main(["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", "test-mad",
                  "--out", str(tmp_path / "cli"), "--no-progress"])  # fmt: skip
     assert code == 0
-    assert "8 videos: 4 ok, 0 partial, 4 failed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "8 videos: 4 ok, 0 partial, 4 failed" in out
     assert (tmp_path / "cli" / "per_video.csv").exists()
+    reasons = out.split("not fully scored:\n", 1)[1].splitlines()[:-1]  # then the line naming the files written
+    assert reasons == [
+        "  black failed: test-mad: all frames are black",
+        f"  corrupt failed: {gen / 'corrupt.mkv'}: not a readable media file, or a truncated one (FFmpeg: Invalid data "
+        "found when processing input)",
+        "  only_generated failed: test-mad: test-mad needs reference",
+        "  only_reference failed: only_reference: no generated video for this utterance",
+    ]
+
+
+def test_cli_names_the_first_problems_and_counts_the_rest(toy_metrics, toy_dirs, tmp_path, capsys, monkeypatch):
+    from bench.cli import evaluate as evaluate_command
+
+    monkeypatch.setattr(evaluate_command, "SHOWN_PROBLEMS", 2)
+    gen, ref = toy_dirs
+    assert main(["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", "test-mad",
+                 "--out", str(tmp_path / "cli"), "--no-progress"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "  black failed: " in out and "  corrupt failed: " in out and "only_generated failed" not in out
+    assert f"  ... and 2 more (status and reason of every video: {tmp_path / 'cli' / 'per_video.csv'})" in out
+
+
+def test_a_metric_whose_input_no_video_has_stops_the_run_before_it_starts(toy_metrics, toy_dirs, tmp_path, capsys):
+    """Without any reference a reference metric could only fail every video: the command says so and writes nothing."""
+    gen, _ = toy_dirs
+    out = tmp_path / "run"
+    assert main(["evaluate", "--generated", str(gen), "--metrics", "test-mad", "--out", str(out), "--no-progress"]) == 2
+    message = capsys.readouterr().err
+    assert "none of the 7 videos has what these metrics need" in message
+    assert "  test-mad: reference videos (talkbench evaluate --reference DIR" in message
+    assert not out.exists()
+
+
+def test_check_inputs_names_each_missing_input_and_its_metrics(tmp_path):
+    import metrics
+    from bench.evaluate import ItemSpec, check_inputs
+
+    chosen = {name: metrics.create(name) for name in ("psnr", "ssim", "acd-i", "wer", "cpbd", "mouth-sync")}
+    bare = [ItemSpec("u0", tmp_path / "u0.mp4"), ItemSpec("u1", tmp_path / "u1.mp4")]
+    with pytest.raises(ValueError, match="none of the 2 videos") as error:
+        check_inputs(bare, chosen)
+    lines = str(error.value).splitlines()[1:]
+    assert [line.split(":")[0] for line in lines] == ["  psnr, ssim", "  acd-i", "  wer"]  # not cpbd, not audio's
+    one_reference = [bare[0], ItemSpec("u1", tmp_path / "u1.mp4", tmp_path / "r1.mp4")]
+    with pytest.raises(ValueError) as error:
+        check_inputs(one_reference, chosen)  # one reference is enough for psnr, ssim and acd-i (its first frame)
+    assert [line.split(":")[0] for line in str(error.value).splitlines()[1:]] == ["  wer"]
+    identity_only = [ItemSpec("u0", tmp_path / "u0.mp4", identity=tmp_path / "face.png", transcript="bin blue")]
+    with pytest.raises(ValueError) as error:
+        check_inputs(identity_only, chosen)
+    assert [line.split(":")[0] for line in str(error.value).splitlines()[1:]] == ["  psnr, ssim"]
+    check_inputs(one_reference[1:], {name: chosen[name] for name in ("psnr", "acd-i", "cpbd")})
+    check_inputs([], chosen)  # nothing to score: nothing lacks
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench.results import load_run
@@ -19,7 +20,9 @@ class MetricComparison:
     """One metric of run B against run A.
 
     ``worsening`` is the mean change in the bad direction (positive = B is worse), with its 95% interval
-    ``[worse_low, worse_high]``. B regresses when the interval lies entirely above ``tolerance``.
+    ``[worse_low, worse_high]``, over the ``n`` videos both runs scored. ``lost`` counts the videos A scored and B did
+    not (B failed them, lacks them, or lacks the metric). B regresses when it lost a video, whatever the tolerance, or
+    when the interval lies entirely above ``tolerance``.
     """
 
     metric: str
@@ -31,11 +34,13 @@ class MetricComparison:
     worse_high: float
     n: int
     tolerance: float
+    lost: int = 0
 
     @property
     def regressed(self) -> bool:
-        """Whether B is worse than A by more than the tolerance, with 95% confidence."""
-        return self.higher_is_better is not None and self.n > 0 and self.worse_low > self.tolerance
+        """Whether B lost a video A scored, or is worse than A by more than the tolerance with 95% confidence."""
+        worse = self.higher_is_better is not None and self.n > 0 and self.worse_low > self.tolerance
+        return self.lost > 0 or worse
 
     @property
     def improved(self) -> bool:
@@ -50,20 +55,26 @@ def compare_tables(
     tolerances: Mapping[str, float] | None = None,
     seed: int = 0,
 ) -> list[MetricComparison]:
-    """Compare the per-item metrics common to both tables over the videos common to both."""
+    """Compare each per-item metric of run A with run B, paired by video; a video A scored and B did not is lost."""
     tolerances = tolerances or {}
-    merged = table_a.merge(table_b, on="video", suffixes=("_a", "_b"))
+    b_by_video = table_b.set_index("video")
     results = []
     for metric, info in summary_a.get("metrics", {}).items():
-        if f"{metric}_a" not in merged or f"{metric}_b" not in merged:
+        if metric not in table_a:
             continue
+        a = table_a[metric].to_numpy(float)
+        if metric in b_by_video:
+            b = b_by_video[metric].reindex(table_a["video"]).to_numpy(float)
+        else:
+            b = np.full(len(a), math.nan)
+        lost = int(np.count_nonzero(~np.isnan(a) & np.isnan(b)))
         direction = info.get("higher_is_better")
         sign = -1.0 if direction else 1.0  # worsening = sign * (b - a)
-        d = paired_bootstrap(merged[f"{metric}_a"].to_numpy(float), merged[f"{metric}_b"].to_numpy(float), seed=seed)
+        d = paired_bootstrap(a, b, seed=seed)
         low, high = sorted((sign * d.ci_low, sign * d.ci_high))
         results.append(
             MetricComparison(
-                metric, direction, d.mean_a, d.mean_b, sign * d.delta, low, high, d.n, tolerances.get(metric, 0.0)
+                metric, direction, d.mean_a, d.mean_b, sign * d.delta, low, high, d.n, tolerances.get(metric, 0.0), lost
             )
         )
     return results
@@ -80,13 +91,18 @@ def compare_runs(
 
 def format_comparisons(results: list[MetricComparison]) -> str:
     """A plain-text table of comparisons."""
-    lines = [f"{'metric':<16}{'A':>10}{'B':>10}{'worse by':>11}  {'95% CI':<22}{'n':>5}  verdict"]
+    lines = [f"{'metric':<16}{'A':>10}{'B':>10}{'worse by':>11}  {'95% CI':<22}{'n':>5}{'lost':>6}  verdict"]
     for r in results:
-        verdict = "REGRESSED" if r.regressed else ("improved" if r.improved else "no change")
-        if r.higher_is_better is None:
+        if r.lost:
+            verdict = f"REGRESSED: B did not score {r.lost} of the videos A scored"
+        elif r.higher_is_better is None:
             verdict = "no direction"
+        else:
+            verdict = "REGRESSED" if r.regressed else ("improved" if r.improved else "no change")
         ci = f"[{_f(r.worse_low)}, {_f(r.worse_high)}]"
-        lines.append(f"{r.metric:<16}{_f(r.mean_a):>10}{_f(r.mean_b):>10}{_f(r.worsening):>11}  {ci:<22}{r.n:>5}  {verdict}")
+        lines.append(
+            f"{r.metric:<16}{_f(r.mean_a):>10}{_f(r.mean_b):>10}{_f(r.worsening):>11}  {ci:<22}{r.n:>5}{r.lost:>6}  {verdict}"
+        )
     return "\n".join(lines)
 
 

@@ -68,6 +68,29 @@ def test_nan_videos_are_left_out_of_the_pairing(tmp_path):
     b = write_run(tmp_path / "b", {"psnr": np.array([30.0, math.nan, 20.0])}, {"psnr": True})
     (result,) = compare_runs(a, b)
     assert result.n == 1 and result.worsening == 0.0
+    assert result.lost == 1 and result.regressed  # u1: A scored it, B failed it
+
+
+def test_videos_and_metrics_that_b_lost_are_a_regression_whatever_the_tolerance(tmp_path, capsys):
+    """A candidate that fails or leaves out videos the baseline scored must not pass as "no change"."""
+    values = np.array([30.0, 31.0, 32.0, 33.0])
+    a = write_run(tmp_path / "a", {"psnr": values, "blink-rate": values / 100}, {"psnr": True, "blink-rate": None})
+    fewer = write_run(tmp_path / "fewer", {"psnr": values[:3], "blink-rate": values[:3] / 100},
+                      {"psnr": True, "blink-rate": None})  # fmt: skip
+    results = {r.metric: r for r in compare_runs(a, fewer, {"psnr": 100.0})}
+    assert results["psnr"].n == 3 and results["psnr"].worsening == 0.0 and results["psnr"].lost == 1
+    assert results["psnr"].regressed and results["blink-rate"].regressed  # a metric without direction loses too
+    no_psnr = write_run(tmp_path / "no_psnr", {"blink-rate": values / 100}, {"blink-rate": None})
+    results = {r.metric: r for r in compare_runs(a, no_psnr)}
+    assert results["psnr"].n == 0 and results["psnr"].lost == 4 and results["psnr"].regressed
+    assert results["blink-rate"].lost == 0 and not results["blink-rate"].regressed
+    gained = write_run(tmp_path / "gained", {"psnr": values}, {"psnr": True})
+    a_failed_one = write_run(tmp_path / "a2", {"psnr": np.array([30.0, 31.0, 32.0, math.nan])}, {"psnr": True})
+    (result,) = compare_runs(a_failed_one, gained)
+    assert result.lost == 0 and result.n == 3 and not result.regressed  # B scoring more videos is no loss
+    assert main(["compare", str(a), str(fewer), "--tolerance", "psnr=100"]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSED: B did not score 1 of the videos A scored" in out and "regression in: psnr, blink-rate" in out
 
 
 def test_pytest_plugin_fails_on_regression(runs, pytester):

@@ -6,7 +6,7 @@ import json
 import math
 
 from bench.leaderboard.model import Column, Leaderboard
-from bench.leaderboard.render import escape
+from bench.leaderboard.render import escape, mark_incomplete
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -88,6 +88,7 @@ def to_html(board: Leaderboard) -> str:
             cls = {1: ' class="best"', 2: ' class="second"'}.get(rank or 0, "")
             tip = f' title="95% CI [{cell.ci_low:.4g}, {cell.ci_high:.4g}], n={cell.n}"' if cell and cell.has_ci else ""
             text = "–" if value is None else ("∞" if math.isinf(value) else f"{value:.3f}")
+            text = mark_incomplete(cell, text, "*")
             data = "" if value is None else json.dumps(value)
             cells.append(f'<td data-value="{data}"{cls}{tip}>{text}</td>')
         body.append(f'<tr class="{row.kind}">' + "".join(cells) + "</tr>")
@@ -101,5 +102,11 @@ def to_html(board: Leaderboard) -> str:
         f"<h1>Leaderboard: <code>{escape(board.protocol)}</code></h1>"
         "<p>Click a column header to sort. Bold: best; underlined: second. Italic rows are reported by their papers.</p>"
         f'<table class="leaderboard"><thead><tr><th>method</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-        f'<div class="plots">{plots}</div><script>{_SCRIPT}</script></body></html>\n'
+        f'{_note(board)}<div class="plots">{plots}</div><script>{_SCRIPT}</script></body></html>\n'
     )
+
+
+def _note(board: Leaderboard) -> str:
+    """The coverage footnote as a paragraph below the table, or nothing."""
+    note = board.coverage_note()
+    return f'<p class="note">{escape(note)}</p>' if note else ""

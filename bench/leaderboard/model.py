@@ -36,18 +36,24 @@ class Column:
 
 @dataclass(frozen=True)
 class Cell:
-    """One value: mean with a 95% interval, how many videos it stands on, and the coverage."""
+    """One value: mean with a 95% interval, how many videos it stands on (``n``) of the run's ``total``."""
 
     mean: float
     ci_low: float = math.nan
     ci_high: float = math.nan
     n: int | None = None
     coverage: float | None = None
+    total: int | None = None
 
     @property
     def has_ci(self) -> bool:
         """Whether an interval is known."""
         return not (math.isnan(self.ci_low) or math.isnan(self.ci_high))
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether the value stands on fewer videos than the run holds (the others failed for this metric)."""
+        return self.n is not None and self.total is not None and self.n < self.total and not math.isnan(self.mean)
 
 
 @dataclass
@@ -81,6 +87,21 @@ class Leaderboard:
         place = {v: i + 1 for i, v in enumerate(values)}
         return {r.method: place[r.cells[metric].mean] for r in self.rows if r.cells.get(metric) and r.cells[metric].mean in place}
 
+    def coverage_note(self) -> str | None:
+        """The footnote for values that stand on fewer videos than their run holds (marked ``*``); None if none do."""
+        parts = []
+        for row in self.rows:
+            counts: dict[tuple[int | None, int | None], list[str]] = {}
+            for column in self.columns:
+                cell = row.cells.get(column.metric)
+                if cell is not None and cell.incomplete:
+                    counts.setdefault((cell.n, cell.total), []).append(column.metric)
+            parts += [f"{row.method} {', '.join(names)} on {n} of {total}" for (n, total), names in counts.items()]
+        if not parts:
+            return None
+        return (f"* scored on fewer videos than the run evaluated: {'; '.join(parts)}; the others failed for that "
+                "metric, each with its reason in the run's per_video.csv.")  # fmt: skip
+
 
 def direction(metric: str, fallback: bool | None = None) -> bool | None:
     """A metric's direction from its class; ``fallback`` for metrics not installed here."""
@@ -98,7 +119,7 @@ def run_row(directory: Path) -> tuple[str | None, Row, dict[str, bool | None]]:
     cells: dict[str, Cell] = {}
     directions: dict[str, bool | None] = {}
     for name, agg in summary.get("metrics", {}).items():
-        cells[name] = Cell(_f(agg["mean"]), _f(agg["ci_low"]), _f(agg["ci_high"]), agg["n"], agg["coverage"])
+        cells[name] = Cell(_f(agg["mean"]), _f(agg["ci_low"]), _f(agg["ci_high"]), agg["n"], agg["coverage"], agg.get("total"))
         directions[name] = agg.get("higher_is_better")
     for name, res in summary.get("set_metrics", {}).items():
         cells[name] = Cell(_f(res["value"]), n=res.get("frames"))

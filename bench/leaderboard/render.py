@@ -26,6 +26,11 @@ def _value(cell: Cell | None, digits: int = 3) -> str:
     return f"{cell.mean:.{digits}f}"
 
 
+def mark_incomplete(cell: Cell | None, text: str, mark: str) -> str:
+    """``text`` followed by ``mark`` when the cell stands on fewer videos than its run holds (see the footnote)."""
+    return text + mark if cell is not None and cell.incomplete else text
+
+
 def _label(row: Row) -> str:
     return f"{row.method} (reported)" if row.kind == "reported" else row.method
 
@@ -38,12 +43,16 @@ def to_markdown(board: Leaderboard) -> str:
     for row in board.rows:
         cells = []
         for c in board.columns:
-            text = _value(row.cells.get(c.metric))
+            cell = row.cells.get(c.metric)
+            text = _value(cell)
             rank = ranks[c.metric].get(row.method)
-            cells.append(f"**{text}**" if rank == 1 else f"<u>{text}</u>" if rank == 2 else text)
+            cells.append(mark_incomplete(cell, f"**{text}**" if rank == 1 else f"<u>{text}</u>" if rank == 2 else text, r"\*"))
         lines.append("| " + " | ".join([_label(row), *cells]) + " |")
     lines.append("")
     lines.append(f"Protocol `{board.protocol}`. Reproduced rows come from stored runs; reported rows are the papers' numbers.")
+    note = board.coverage_note()
+    if note:
+        lines.append(note.replace("*", r"\*", 1))
     return "\n".join(lines) + "\n"
 
 
@@ -97,14 +106,19 @@ def to_latex(board: Leaderboard) -> str:
         for row in block:
             cells = []
             for c in board.columns:
-                text = _value(row.cells.get(c.metric)).replace("∞", r"$\infty$")
+                cell = row.cells.get(c.metric)
+                text = _value(cell).replace("∞", r"$\infty$")
                 rank = ranks[c.metric].get(row.method)
-                cells.append(rf"\textbf{{{text}}}" if rank == 1 else rf"\underline{{{text}}}" if rank == 2 else text)
+                ranked = rf"\textbf{{{text}}}" if rank == 1 else rf"\underline{{{text}}}" if rank == 2 else text
+                cells.append(mark_incomplete(cell, ranked, "$^*$"))
             name = _tex(row.method) + (r"$^\dagger$" if kind == "reported" else "")
             lines.append(" & ".join([name, *cells]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     if any(r.kind == "reported" for r in board.rows):
         lines.append(r"% $^\dagger$: reported in the cited paper, not reproduced.")
+    note = board.coverage_note()
+    if note:
+        lines.append("% $^*$" + _tex(note[1:]))
     return "\n".join(lines) + "\n"
 
 

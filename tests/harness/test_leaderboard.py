@@ -94,6 +94,33 @@ def test_cli_writes_all_formats(runs, published, tmp_path, capsys):
     assert "no run or published row" in capsys.readouterr().err
 
 
+def test_values_on_fewer_videos_than_the_run_are_marked_with_a_footnote(tmp_path, toy_metrics):
+    """A mean that left out failed videos is starred in every format and the footnote says on how many it stands."""
+    import math
+
+    runs = [fake_run(tmp_path / "r", name, "p-v1", mad, 1.0) for name, mad in (("full", 2.0), ("lossy", 1.0), ("none", 3.0))]
+    for directory, n, total in ((runs[0], 10, 10), (runs[1], 7, 10), (runs[2], 0, 10)):
+        summary = json.loads((directory / "summary.json").read_text())
+        summary["metrics"]["test-mad"].update(n=n, total=total, coverage=n / total)
+        if n == 0:
+            summary["metrics"]["test-mad"].update(mean=None, ci_low=None, ci_high=None)
+        (directory / "summary.json").write_text(json.dumps(summary))
+    board = build_leaderboard("p-v1", runs)
+    lossy = board.rows[1].cells["test-mad"]
+    assert lossy.incomplete and (lossy.n, lossy.total) == (7, 10) and not board.rows[0].cells["test-mad"].incomplete
+    assert math.isnan(board.rows[2].cells["test-mad"].mean) and not board.rows[2].cells["test-mad"].incomplete
+    note = "scored on fewer videos than the run evaluated: lossy test-mad on 7 of 10; the others failed"
+    md = render(board, "md")
+    assert "| lossy | **1.000**\\* | 1.000 |" in md and "| full | <u>2.000</u> | 1.000 |" in md and "| none | – | 1.000 |" in md
+    assert "\n\\* " + note in md
+    tex = render(board, "tex")
+    assert "lossy & \\textbf{1.000}$^*$ & 1.000" in tex and "\n% $^*$ " + note in tex
+    page = render(board, "html")
+    assert ' class="best" title="95% CI [0.9, 1.1], n=7">1.000*</td>' in page and f'<p class="note">* {note}' in page
+    complete = render(build_leaderboard("p-v1", runs[:1]), "md")
+    assert "*" not in complete.replace("**", "")
+
+
 def test_infinite_values_render_and_rank(tmp_path, toy_metrics):
     import math
 

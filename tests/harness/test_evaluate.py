@@ -88,6 +88,7 @@ def test_cli_evaluate_writes_run(toy_metrics, toy_dirs, tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "8 videos: 4 ok, 0 partial, 4 failed" in out
+    assert "  test-mad: " in out and "] (4 of 8 videos)\n" in out
     assert (tmp_path / "cli" / "per_video.csv").exists()
     reasons = out.split("not fully scored:\n", 1)[1].splitlines()[:-1]  # then the line naming the files written
     assert reasons == [

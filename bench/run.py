@@ -161,7 +161,10 @@ def torch_threads(threads: int | None) -> Iterator[None]:
 
 
 def run_benchmark(config: BenchmarkConfig, progress: bool = True, publish: bool = False) -> dict[str, Any]:
-    """Run every method of ``config``; returns a report: unavailable metrics, tables, model origins, timings.
+    """Run every method of ``config``; returns a report of what was done and what could not be.
+
+    The report: unavailable metrics, tables, model origins, timings, and ``not_fully_scored``: for each row with
+    videos that failed or were scored by only some metrics, their count, the total and the run's ``per_video.csv``.
 
     The tables go to ``config.leaderboard`` (``publish``: the command says so) or ``OUT/leaderboard``, with a
     ``.provenance.json`` beside them; their bytes depend only on the code, checkpoints, data and machine.
@@ -184,7 +187,7 @@ def _run(config: BenchmarkConfig, progress: bool) -> dict[str, Any]:
         test = split_records(protocol, "test", config.data_root)
         adapt = split_records(protocol, "adapt", config.data_root) if protocol.few_shot else []
         references = _write_references(test, protocol, config.out / "reference", progress)
-    eval_dirs, origins = [], {}
+    eval_dirs, origins, not_fully_scored = [], {}, {}
     for method in config.methods:
         with clock.stage(f"{method.row}: model"):
             model, origins[method.row] = _fit_or_load(method, config, protocol, train, progress)
@@ -197,8 +200,11 @@ def _run(config: BenchmarkConfig, progress: bool) -> dict[str, Any]:
                                                seed=config.seed, label=method.row, inputs=meta)  # fmt: skip
         eval_dir = config.out / method.row / "eval"
         with clock.stage(f"{method.row}: evaluate"):
-            evaluate(specs, eval_config, eval_dir, resume=(eval_dir / "config.json").exists(), progress=progress)
+            summary = evaluate(specs, eval_config, eval_dir, resume=(eval_dir / "config.json").exists(), progress=progress)
         eval_dirs.append(eval_dir)
+        counts = summary["counts"]
+        if counts["videos"] > counts["ok"]:
+            not_fully_scored[method.row] = (counts["videos"] - counts["ok"], counts["videos"], eval_dir / "per_video.csv")
     with clock.stage("tables"):
         stamp = EvalConfig.from_protocol(protocol, {"metrics": metric_names}).protocol or protocol.full_id  # +custom
         board = build_leaderboard(stamp, eval_dirs, config.published, metric_names)
@@ -209,7 +215,7 @@ def _run(config: BenchmarkConfig, progress: bool) -> dict[str, Any]:
         written = write_all(board, stem) + [write_provenance(stem, protocol.full_id, origins)]
     write_json_atomic(config.out / "timings.json", clock.seconds)
     return {"protocol": protocol.full_id, "metrics": metric_names, "unavailable": unavailable, "tables": written,
-            "origins": origins, "timings": clock.seconds}  # fmt: skip
+            "origins": origins, "timings": clock.seconds, "not_fully_scored": not_fully_scored}  # fmt: skip
 
 
 def write_provenance(stem: Path, protocol: str, origins: dict[str, dict[str, Any]]) -> Path:

@@ -71,6 +71,8 @@ def run_run(args: argparse.Namespace) -> int:
     print(f"protocol {report['protocol']}: metrics {', '.join(report['metrics'])}")
     for name, reason in report["unavailable"].items():
         print(f"  unavailable: {name} ({reason})")
+    for row, (count, total, table) in report["not_fully_scored"].items():
+        print(f"  {row}: {count} of {total} videos not fully scored (the reasons: {table})")
     for path in report["tables"]:
         print(f"wrote {path}")
     print("time per stage:")

@@ -3,6 +3,7 @@ shipped checkpoints; byte-identical tables; the run folder's model origin; --pub
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -98,6 +99,20 @@ def test_run_fits_generates_evaluates_tabulates_and_resumes(benchmark_config, ca
     assert main(["run", "--config", str(config), "--no-progress"]) == 0  # resumes: nothing refitted or regenerated
     assert "fitted" not in capsys.readouterr().out
     assert (model.stat().st_mtime_ns, video.stat().st_mtime_ns) == stamps
+
+
+def test_run_names_rows_with_videos_not_fully_scored(benchmark_config, capsys):
+    """A generated video that cannot be read is a failed row in its run, and the command's summary says so."""
+    config, root = benchmark_config
+    assert main(["run", "--config", str(config), "--methods", "static_frame,ground_truth", "--no-progress"]) == 0
+    assert "not fully scored" not in capsys.readouterr().out
+    video = sorted((root / "out" / "static_frame" / "videos").iterdir())[0]
+    video.write_bytes(b"not a video")  # the next run keeps the file; without the evaluation it evaluates afresh
+    shutil.rmtree(root / "out" / "static_frame" / "eval")
+    assert main(["run", "--config", str(config), "--methods", "static_frame,ground_truth", "--no-progress"]) == 0
+    table = root / "out" / "static_frame" / "eval" / "per_video.csv"
+    assert f"  static_frame: 1 of 2 videos not fully scored (the reasons: {table})" in capsys.readouterr().out
+    assert "not a readable media file" in table.read_text()
 
 
 def test_run_rejects_unknown_methods(benchmark_config, capsys):

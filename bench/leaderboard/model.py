@@ -36,13 +36,17 @@ class Column:
 
 @dataclass(frozen=True)
 class Cell:
-    """One value: mean with a 95% interval, how many videos it stands on (``n``) of the run's ``total``."""
+    """One value: its mean, 95% interval, ``n`` and coverage, and on how many of its run's videos it stands.
+
+    ``n`` counts videos, or frames for a set-level metric; ``videos`` of ``total`` counts videos for both.
+    """
 
     mean: float
     ci_low: float = math.nan
     ci_high: float = math.nan
     n: int | None = None
     coverage: float | None = None
+    videos: int | None = None
     total: int | None = None
 
     @property
@@ -53,7 +57,7 @@ class Cell:
     @property
     def incomplete(self) -> bool:
         """Whether the value stands on fewer videos than the run holds (the others failed for this metric)."""
-        return self.n is not None and self.total is not None and self.n < self.total and not math.isnan(self.mean)
+        return self.videos is not None and self.total is not None and self.videos < self.total and not math.isnan(self.mean)
 
 
 @dataclass
@@ -95,7 +99,7 @@ class Leaderboard:
             for column in self.columns:
                 cell = row.cells.get(column.metric)
                 if cell is not None and cell.incomplete:
-                    counts.setdefault((cell.n, cell.total), []).append(column.metric)
+                    counts.setdefault((cell.videos, cell.total), []).append(column.metric)
             parts += [f"{row.method} {', '.join(names)} on {n} of {total}" for (n, total), names in counts.items()]
         if not parts:
             return None
@@ -119,10 +123,13 @@ def run_row(directory: Path) -> tuple[str | None, Row, dict[str, bool | None]]:
     cells: dict[str, Cell] = {}
     directions: dict[str, bool | None] = {}
     for name, agg in summary.get("metrics", {}).items():
-        cells[name] = Cell(_f(agg["mean"]), _f(agg["ci_low"]), _f(agg["ci_high"]), agg["n"], agg["coverage"], agg.get("total"))
+        cells[name] = Cell(_f(agg["mean"]), _f(agg["ci_low"]), _f(agg["ci_high"]), agg["n"], agg["coverage"],
+                           videos=agg["n"], total=agg.get("total"))  # fmt: skip
         directions[name] = agg.get("higher_is_better")
+    videos = summary.get("counts", {}).get("videos")
     for name, res in summary.get("set_metrics", {}).items():
-        cells[name] = Cell(_f(res["value"]), n=res.get("frames"))
+        used = None if videos is None else videos - res.get("videos_left_out", 0)
+        cells[name] = Cell(_f(res["value"]), n=res.get("frames"), videos=used, total=videos)
         directions[name] = res.get("higher_is_better")
     protocol = (summary.get("protocol") or {}).get("id")
     return protocol, Row(method, "reproduced", cells, source=str(directory)), directions

@@ -104,14 +104,20 @@ def test_values_on_fewer_videos_than_the_run_are_marked_with_a_footnote(tmp_path
         summary["metrics"]["test-mad"].update(n=n, total=total, coverage=n / total)
         if n == 0:
             summary["metrics"]["test-mad"].update(mean=None, ci_low=None, ci_high=None)
+        summary["counts"] = {"videos": total}
+        summary["set_metrics"]["test-moments"]["videos_left_out"] = 3 if n == 0 else 0
         (directory / "summary.json").write_text(json.dumps(summary))
     board = build_leaderboard("p-v1", runs)
     lossy = board.rows[1].cells["test-mad"]
-    assert lossy.incomplete and (lossy.n, lossy.total) == (7, 10) and not board.rows[0].cells["test-mad"].incomplete
+    assert lossy.incomplete and (lossy.videos, lossy.total) == (7, 10) and not board.rows[0].cells["test-mad"].incomplete
     assert math.isnan(board.rows[2].cells["test-mad"].mean) and not board.rows[2].cells["test-mad"].incomplete
-    note = "scored on fewer videos than the run evaluated: lossy test-mad on 7 of 10; the others failed"
+    moments = board.rows[2].cells["test-moments"]  # a set-level value: n counts frames, videos_left_out the videos
+    assert moments.incomplete and (moments.n, moments.videos, moments.total) == (100, 7, 10)
+    note = ("scored on fewer videos than the run evaluated: lossy test-mad on 7 of 10; none test-moments on 7 of 10; "
+            "the others failed")  # fmt: skip
     md = render(board, "md")
-    assert "| lossy | **1.000**\\* | 1.000 |" in md and "| full | <u>2.000</u> | 1.000 |" in md and "| none | – | 1.000 |" in md
+    assert "| lossy | **1.000**\\* | 1.000 |" in md and "| full | <u>2.000</u> | 1.000 |" in md
+    assert "| none | – | 1.000\\* |" in md
     assert "\n\\* " + note in md
     tex = render(board, "tex")
     assert "lossy & \\textbf{1.000}$^*$ & 1.000" in tex and "\n% $^*$ " + note in tex

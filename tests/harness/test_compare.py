@@ -93,6 +93,26 @@ def test_videos_and_metrics_that_b_lost_are_a_regression_whatever_the_tolerance(
     assert "REGRESSED: B did not score 1 of the videos A scored" in out and "regression in: psnr, blink-rate" in out
 
 
+def test_runs_scored_differently_are_not_compared(runs, capsys):
+    """A crop, frame rate or metric option that differs moves every value: such runs are refused, naming the setting."""
+    a, b = runs
+    config = {"protocol": "grid-v1", "protocol_version": 1, "fps": 25.0, "sample_rate": 16000, "length_policy": "video",
+              "crop": {"mode": "aligned-face", "size": 128}, "metric_options": {"psnr": {}}, "label": "a", "seed": 0}  # fmt: skip
+    (a / "config.json").write_text(json.dumps(config))
+    (b / "config.json").write_text(json.dumps({**config, "label": "b", "seed": 3, "metric_options": {"fid": {"x": 1}}}))
+    assert len(compare_runs(a, b)) == 2  # labels, seeds and options of metrics not in both runs do not matter
+    (b / "config.json").write_text(json.dumps({**config, "crop": {"mode": "full-frame", "size": 128},
+                                               "metric_options": {"psnr": {"region": "face"}}}))  # fmt: skip
+    with pytest.raises(ValueError, match="were not scored the same way") as error:
+        compare_runs(a, b)
+    assert str(error.value).splitlines()[1:] == [
+        "  crop: {'mode': 'aligned-face', 'size': 128} vs {'mode': 'full-frame', 'size': 128}",
+        "  psnr options: {} vs {'region': 'face'}",
+    ]
+    assert main(["compare", str(a), str(b)]) == 2
+    assert "not scored the same way" in capsys.readouterr().err
+
+
 def test_pytest_plugin_fails_on_regression(runs, pytester):
     a, b = runs
     pytester.makepyfile(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.results import load_run
+from bench.results import load_run, scoring_differences
 from bench.stats import paired_bootstrap
 
 
@@ -98,27 +97,6 @@ def compare_runs(
         raise ValueError(f"{run_a} and {run_b} were not scored the same way, so their values do not compare:\n"
                          + "\n".join(f"  {line}" for line in differences))  # fmt: skip
     return compare_tables(summary_a, table_a, table_b, tolerances)
-
-
-# The settings of a run's config.json that move its per-video values (not labels, inputs, device, seed or aggregation)
-SCORING_SETTINGS = ("protocol", "protocol_version", "fps", "sample_rate", "length_policy", "crop")
-
-
-def scoring_differences(run_a: Path, run_b: Path, metrics: set[str]) -> list[str]:
-    """What differs between two runs' scoring settings and the options of the shared ``metrics``; empty if nothing.
-
-    Runs without a ``config.json`` (written by other tools) are not checked.
-    """
-    paths = (run_a / "config.json", run_b / "config.json")
-    if not all(path.is_file() for path in paths):
-        return []
-    config_a, config_b = (json.loads(path.read_text()) for path in paths)
-    lines = [f"{key}: {config_a.get(key)!r} vs {config_b.get(key)!r}" for key in SCORING_SETTINGS
-             if config_a.get(key) != config_b.get(key)]  # fmt: skip
-    options_a, options_b = config_a.get("metric_options") or {}, config_b.get("metric_options") or {}
-    lines += [f"{name} options: {options_a.get(name, {})!r} vs {options_b.get(name, {})!r}" for name in sorted(metrics)
-              if options_a.get(name, {}) != options_b.get(name, {})]  # fmt: skip
-    return lines
 
 
 def format_comparisons(results: list[MetricComparison]) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import metrics
+from bench.results import scoring_differences
 
 try:
     import tomllib
@@ -157,14 +158,27 @@ def build_leaderboard(
     published: Path | None = None,
     metric_order: Sequence[str] | None = None,
 ) -> Leaderboard:
-    """The table for ``protocol`` from the runs that name it (others are ignored) and the published rows."""
+    """The table for ``protocol`` from the runs that name it (others are ignored) and the published rows.
+
+    Raises:
+        ValueError: two of the runs were scored differently although they name the same protocol (two ``+custom``
+            runs with different overrides), so their values do not belong in one table.
+    """
     rows: list[Row] = []
     recorded: dict[str, bool | None] = {}
-    for directory in run_dirs:
-        run_protocol, row, directions = run_row(Path(directory))
-        if run_protocol == protocol:
-            rows.append(row)
-            recorded.update(directions)
+    first: tuple[Path, Row] | None = None
+    for directory in map(Path, run_dirs):
+        run_protocol, row, directions = run_row(directory)
+        if run_protocol != protocol:
+            continue
+        if first is None:
+            first = directory, row
+        differences = scoring_differences(first[0], directory, set(first[1].cells) & set(row.cells))
+        if differences:
+            raise ValueError(f"{directory} was scored differently from {first[0]} under {protocol}, so they cannot "
+                             "share a table:\n" + "\n".join(f"  {line}" for line in differences))  # fmt: skip
+        rows.append(row)
+        recorded.update(directions)
     rows += published_rows(published, protocol) if published else []
     names = list(metric_order or [])
     names += sorted({m for r in rows for m in r.cells} - set(names))

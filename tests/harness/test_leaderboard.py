@@ -127,6 +127,20 @@ def test_values_on_fewer_videos_than_the_run_are_marked_with_a_footnote(tmp_path
     assert "*" not in complete.replace("**", "")
 
 
+def test_runs_of_one_stamp_scored_differently_do_not_share_a_table(tmp_path, toy_metrics, capsys):
+    """Two ``+custom`` runs stamp the same id whatever their overrides: a table of both would mix incomparable values."""
+    runs = [fake_run(tmp_path / "r", name, "p-v1+custom", mad, 1.0) for name, mad in (("x", 1.0), ("y", 2.0))]
+    for directory, fps in zip(runs, (25.0, 30.0), strict=True):
+        config = json.loads((directory / "config.json").read_text())
+        (directory / "config.json").write_text(json.dumps({**config, "fps": fps, "protocol": "p-v1+custom"}))
+    with pytest.raises(ValueError, match="was scored differently from") as error:
+        build_leaderboard("p-v1+custom", runs)
+    assert str(error.value).splitlines()[1:] == ["  fps: 25.0 vs 30.0"]
+    assert main(["leaderboard", *map(str, runs), "--protocol", "p-v1+custom", "--out", str(tmp_path / "b")]) == 2
+    assert "fps: 25.0 vs 30.0" in capsys.readouterr().err
+    assert [r.method for r in build_leaderboard("p-v1+custom", runs[:1]).rows] == ["x"]
+
+
 def test_infinite_values_render_and_rank(tmp_path, toy_metrics):
     import math
 

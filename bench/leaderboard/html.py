@@ -84,7 +84,7 @@ def to_html(board: Leaderboard) -> str:
         for c in board.columns:
             cell = row.cells.get(c.metric)
             value = cell.mean if cell is not None and not math.isnan(cell.mean) else None
-            rank = ranks[c.metric].get(row.method)
+            rank = ranks[c.metric].get(row.key)
             cls = {1: ' class="best"', 2: ' class="second"'}.get(rank or 0, "")
             tip = f' title="95% CI [{cell.ci_low:.4g}, {cell.ci_high:.4g}], n={cell.n}"' if cell and cell.has_ci else ""
             text = "–" if value is None else ("∞" if math.isinf(value) else f"{value:.3f}")

@@ -71,6 +71,11 @@ class Row:
     source: str = ""
     notes: str = ""
 
+    @property
+    def key(self) -> str:
+        """The row's name in the table, unique in it: a reported row is marked as such beside a reproduced one."""
+        return f"{self.method} (reported)" if self.kind == "reported" else self.method
+
 
 @dataclass
 class Leaderboard:
@@ -81,7 +86,7 @@ class Leaderboard:
     rows: list[Row]
 
     def ranks(self, metric: str) -> dict[str, int]:
-        """Rank (1 = best) of each row's method for ``metric``; reported and reproduced rows compete together."""
+        """Rank (1 = best) of each row for ``metric``, by :attr:`Row.key`; reported and reproduced rows compete together."""
         column = next(c for c in self.columns if c.metric == metric)
         if column.higher_is_better is None:
             return {}
@@ -90,7 +95,7 @@ class Leaderboard:
             reverse=column.higher_is_better,
         )
         place = {v: i + 1 for i, v in enumerate(values)}
-        return {r.method: place[r.cells[metric].mean] for r in self.rows if r.cells.get(metric) and r.cells[metric].mean in place}
+        return {r.key: place[r.cells[metric].mean] for r in self.rows if r.cells.get(metric) and r.cells[metric].mean in place}
 
     def coverage_note(self) -> str | None:
         """The footnote for values that stand on fewer videos than their run holds (marked ``*``); None if none do."""
@@ -148,7 +153,8 @@ def published_rows(path: Path, protocol: str) -> list[Row]:
             continue
         cells = {name: Cell(float(value)) for name, value in entry.get("metrics", {}).items()}
         source = entry.get("citation", "")
-        rows.append(Row(entry["method"], "reported", cells, source=source, notes=entry.get("notes", "")))
+        method = f"{entry['method']} [{entry['preset']}]" if "preset" in entry else entry["method"]  # a method's variants
+        rows.append(Row(method, "reported", cells, source=source, notes=entry.get("notes", "")))
     return rows
 
 
@@ -180,10 +186,22 @@ def build_leaderboard(
         rows.append(row)
         recorded.update(directions)
     rows += published_rows(published, protocol) if published else []
+    _check_unique(rows, protocol)
     names = list(metric_order or [])
     names += sorted({m for r in rows for m in r.cells} - set(names))
     columns = [Column(m, direction(m, recorded.get(m))) for m in names]
     return Leaderboard(protocol, columns, rows)
+
+
+def _check_unique(rows: Sequence[Row], protocol: str) -> None:
+    """Refuse two rows of one name (two runs of one label from two benchmarks, say): a table could not tell them apart."""
+    sources: dict[str, list[str]] = {}
+    for row in rows:
+        sources.setdefault(row.key, []).append(row.source or "?")
+    clashes = {key: where for key, where in sources.items() if len(where) > 1}
+    if clashes:
+        lines = "\n".join(f"  {key}: {', '.join(where)}" for key, where in clashes.items())
+        raise ValueError(f"rows of the same name for {protocol}; pass the runs of one table, or label them apart:\n{lines}")
 
 
 def _f(value: Any) -> float:

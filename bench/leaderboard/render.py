@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from bench.io import write_text_atomic
-from bench.leaderboard.model import Cell, Leaderboard, Row
+from bench.leaderboard.model import Cell, Leaderboard
 
 FORMATS = ("md", "csv", "tex", "html")
 
@@ -31,10 +31,6 @@ def mark_incomplete(cell: Cell | None, text: str, mark: str) -> str:
     return text + mark if cell is not None and cell.incomplete else text
 
 
-def _label(row: Row) -> str:
-    return f"{row.method} (reported)" if row.kind == "reported" else row.method
-
-
 def to_markdown(board: Leaderboard) -> str:
     """A GitHub-flavoured Markdown table; best in bold, second underlined."""
     header = ["method", *(f"{c.metric} {c.arrow}".strip() for c in board.columns)]
@@ -45,9 +41,9 @@ def to_markdown(board: Leaderboard) -> str:
         for c in board.columns:
             cell = row.cells.get(c.metric)
             text = _value(cell)
-            rank = ranks[c.metric].get(row.method)
+            rank = ranks[c.metric].get(row.key)
             cells.append(mark_incomplete(cell, f"**{text}**" if rank == 1 else f"<u>{text}</u>" if rank == 2 else text, r"\*"))
-        lines.append("| " + " | ".join([_label(row), *cells]) + " |")
+        lines.append("| " + " | ".join([row.key, *cells]) + " |")
     lines.append("")
     lines.append(f"Protocol `{board.protocol}`. Reproduced rows come from stored runs; reported rows are the papers' numbers.")
     note = board.coverage_note()
@@ -108,7 +104,7 @@ def to_latex(board: Leaderboard) -> str:
             for c in board.columns:
                 cell = row.cells.get(c.metric)
                 text = _value(cell).replace("∞", r"$\infty$")
-                rank = ranks[c.metric].get(row.method)
+                rank = ranks[c.metric].get(row.key)
                 ranked = rf"\textbf{{{text}}}" if rank == 1 else rf"\underline{{{text}}}" if rank == 2 else text
                 cells.append(mark_incomplete(cell, ranked, "$^*$"))
             name = _tex(row.method) + (r"$^\dagger$" if kind == "reported" else "")

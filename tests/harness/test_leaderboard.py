@@ -51,7 +51,7 @@ def test_board_ranks_by_metric_direction(runs, published):
     board = build_leaderboard("p-v1", runs, published)
     assert [r.method for r in board.rows] == ["alpha", "beta", "gamma", "PaperNet"]
     assert [r.kind for r in board.rows] == ["reproduced"] * 3 + ["reported"]
-    assert board.ranks("test-mad") == {"beta": 1, "PaperNet": 2, "gamma": 3, "alpha": 4}  # lower is better
+    assert board.ranks("test-mad") == {"beta": 1, "PaperNet (reported)": 2, "gamma": 3, "alpha": 4}  # lower is better
     assert board.ranks("test-moments") == {}  # no direction: never ranked
 
 
@@ -139,6 +139,30 @@ def test_runs_of_one_stamp_scored_differently_do_not_share_a_table(tmp_path, toy
     assert main(["leaderboard", *map(str, runs), "--protocol", "p-v1+custom", "--out", str(tmp_path / "b")]) == 2
     assert "fps: 25.0 vs 30.0" in capsys.readouterr().err
     assert [r.method for r in build_leaderboard("p-v1+custom", runs[:1]).rows] == ["x"]
+
+
+def test_a_reported_row_of_a_reproduced_method_keeps_its_own_rank(tmp_path, toy_metrics):
+    """A paper's number and talkbench's run of the same method are two rows, each ranked and marked for itself."""
+    runs = [fake_run(tmp_path / "r", "beta", "p-v1", 1.0, 1.0), fake_run(tmp_path / "r", "alpha", "p-v1", 3.0, 1.0)]
+    published = tmp_path / "published.toml"
+    published.write_text('[[result]]\nmethod = "alpha"\nprotocol = "p-v1"\n[result.metrics]\n"test-mad" = 0.5\n'
+                         '[[result]]\nmethod = "alpha"\npreset = "paper-small"\nprotocol = "p-v1"\n'
+                         '[result.metrics]\n"test-mad" = 2.0\n')  # fmt: skip
+    board = build_leaderboard("p-v1", runs, published)
+    assert board.ranks("test-mad") == {"alpha (reported)": 1, "beta": 2, "alpha [paper-small] (reported)": 3, "alpha": 4}
+    md = render(board, "md")
+    assert "| alpha | 3.000 | 1.000 |" in md and "| alpha (reported) | **0.500** | – |" in md
+    assert "| beta | <u>1.000</u> | 1.000 |" in md and "| alpha [paper-small] (reported) | 2.000 | – |" in md
+
+
+def test_two_runs_of_one_label_do_not_share_a_table(tmp_path, toy_metrics, capsys):
+    """Two benchmarks' folders both hold a ``static_frame`` run: one table of both would show two rows of one name."""
+    runs = [fake_run(tmp_path / folder, "static_frame", "p-v1", mad, 1.0) for folder, mad in (("a", 1.0), ("b", 2.0))]
+    with pytest.raises(ValueError, match="rows of the same name for p-v1") as error:
+        build_leaderboard("p-v1", runs)
+    assert str(error.value).splitlines()[1:] == [f"  static_frame: {runs[0]}, {runs[1]}"]
+    assert main(["leaderboard", str(tmp_path), "--protocol", "p-v1", "--out", str(tmp_path / "board")]) == 2
+    assert "label them apart" in capsys.readouterr().err
 
 
 def test_infinite_values_render_and_rank(tmp_path, toy_metrics):

@@ -341,12 +341,17 @@ def load_or_reason(spec: ItemSpec, config: EvalConfig) -> Item | str:
 
 
 def summarize(rows: Sequence[VideoRow], evaluator: Evaluator, config: EvalConfig) -> dict[str, Any]:
-    """The ``summary.json`` block: counts, per-metric aggregates, per-speaker means, set-level values."""
+    """The ``summary.json`` block: counts, per-metric aggregates, per-speaker means, set-level values.
+
+    Each metric's aggregate has ``n`` and ``total`` in the aggregation's units (videos, or speakers under
+    ``mean-over-speakers``) and ``videos``, the number of videos it scored, whatever the aggregation.
+    """
     counts = {"videos": len(rows), **{s: sum(r.status == s for r in rows) for s in ("ok", "partial", "failed")}}
     per_metric, per_speaker = {}, {}
     for name, metric in evaluator.item_metrics.items():
         agg = aggregate(_units(rows, name, config.aggregation), seed=config.seed)
-        per_metric[name] = {**_nan_to_none(agg.as_dict()), "higher_is_better": metric.higher_is_better}
+        videos = sum(not math.isnan(r.values.get(name, math.nan)) for r in rows)  # n counts speakers under their mean
+        per_metric[name] = {**_nan_to_none(agg.as_dict()), "videos": videos, "higher_is_better": metric.higher_is_better}
     for speaker in sorted({r.speaker for r in rows if r.speaker}):
         mine = [r for r in rows if r.speaker == speaker]
         per_speaker[speaker] = {

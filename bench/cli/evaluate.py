@@ -160,7 +160,7 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
     print(f"{counts['videos']} videos: {counts['ok']} ok, {counts['partial']} partial, {counts['failed']} failed")
     for name, agg in summary["metrics"].items():
         interval = f"[{_fmt(agg['ci_low'])}, {_fmt(agg['ci_high'])}]"
-        print(f"  {name}: {_fmt(agg['mean'])} {interval} ({agg['n']} of {agg['total']} videos)")
+        print(f"  {name}: {_fmt(agg['mean'])} {interval} ({agg['videos']} of {counts['videos']} videos)")
     for name, res in summary["set_metrics"].items():
         print(f"  {name}: {_fmt(res['value'])} ({res['status']}{': ' + res['reason'] if res['reason'] else ''})")
     _print_problems(args.out / "per_video.csv")

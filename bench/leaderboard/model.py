@@ -128,11 +128,12 @@ def run_row(directory: Path) -> tuple[str | None, Row, dict[str, bool | None]]:
     method = config.get("label") or directory.name
     cells: dict[str, Cell] = {}
     directions: dict[str, bool | None] = {}
+    videos = summary.get("counts", {}).get("videos")
+    per_video = summary.get("aggregation", "mean-over-videos") == "mean-over-videos"  # n counts videos (older runs)
     for name, agg in summary.get("metrics", {}).items():
         cells[name] = Cell(_f(agg["mean"]), _f(agg["ci_low"]), _f(agg["ci_high"]), agg["n"], agg["coverage"],
-                           videos=agg["n"], total=agg.get("total"))  # fmt: skip
+                           videos=agg.get("videos", agg["n"] if per_video else None), total=videos)  # fmt: skip
         directions[name] = agg.get("higher_is_better")
-    videos = summary.get("counts", {}).get("videos")
     for name, res in summary.get("set_metrics", {}).items():
         used = None if videos is None else videos - res.get("videos_left_out", 0)
         cells[name] = Cell(_f(res["value"]), n=res.get("frames"), videos=used, total=videos)

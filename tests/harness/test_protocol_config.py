@@ -113,6 +113,8 @@ def test_mean_over_speakers_weights_each_speaker_once(tmp_path):
         write_clip(ref / speaker / f"{utt}.mkv", base)
         shifted = np.clip(base.frames.astype(int) + delta, 0, 255).astype(np.uint8)
         write_clip(gen / speaker / f"{utt}.mkv", base.with_frames(shifted))
+    write_clip(ref / "a" / "u4.mkv", base)
+    (gen / "a" / "u4.mkv").write_bytes(b"not a video")  # fails: speaker a's mean stands on its other two videos
     config = EvalConfig.from_protocol(load_protocol(str(write_protocol(tmp_path, "none", "mean-over-speakers"))))
     summary = evaluate(pair_directories(gen, ref), config, tmp_path / "run", progress=False)
     rows = pd.read_csv(tmp_path / "run" / "per_video.csv").set_index("video")
@@ -120,6 +122,12 @@ def test_mean_over_speakers_weights_each_speaker_once(tmp_path):
     assert summary["metrics"]["psnr"]["mean"] == pytest.approx((a + b) / 2, rel=1e-12)
     assert summary["metrics"]["psnr"]["mean"] != pytest.approx(rows["psnr"].mean(), rel=1e-6)
     assert summary["aggregation"] == "mean-over-speakers"
+    psnr = summary["metrics"]["psnr"]
+    assert (psnr["n"], psnr["total"], psnr["videos"], summary["counts"]["videos"]) == (2, 2, 3, 4)  # speakers; videos
+    from bench.leaderboard import build_leaderboard
+
+    (cell,) = (row.cells["psnr"] for row in build_leaderboard(config.protocol, [tmp_path / "run"]).rows)
+    assert cell.incomplete and (cell.videos, cell.total) == (3, 4)  # starred although every speaker has a mean
 
 
 def test_cli_stamps_a_derived_protocol_when_options_change_numbers(tmp_path, capsys):

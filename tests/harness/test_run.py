@@ -167,7 +167,7 @@ def test_demo_writes_tables_in_the_run_folder_unless_published(monkeypatch, tmp_
     import bench.run
 
     seen = []
-    report = {"protocol": "p", "metrics": [], "unavailable": {}, "tables": [], "timings": {"tables": 0.5}}
+    report = {"protocol": "p", "metrics": [], "unavailable": {}, "tables": [], "timings": {"tables": 0.5}, "not_fully_scored": {}}
     monkeypatch.setattr(bench.run, "run_benchmark", lambda config, progress, publish: seen.append((config, publish)) or report)
     assert main(["run", "--out", str(tmp_path)]) == 0
     assert main(["run", "--publish", "--retrain"]) == 0

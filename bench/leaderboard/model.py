@@ -106,7 +106,7 @@ class Leaderboard:
                 cell = row.cells.get(column.metric)
                 if cell is not None and cell.incomplete:
                     counts.setdefault((cell.videos, cell.total), []).append(column.metric)
-            parts += [f"{row.method} {', '.join(names)} on {n} of {total}" for (n, total), names in counts.items()]
+            parts += [f"{row.key} {', '.join(names)} on {n} of {total}" for (n, total), names in counts.items()]
         if not parts:
             return None
         return (f"* scored on fewer videos than the run evaluated: {'; '.join(parts)}; the others failed for that "

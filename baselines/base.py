@@ -25,6 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from bench.audio import num_video_frames
+from bench.devices import check_device
 from bench.io import atomic_path, write_json_atomic
 from bench.media import Clip
 
@@ -175,7 +176,7 @@ class Baseline(ABC):
         if self.PRESETS and preset not in self.PRESETS:
             raise ValueError(f"{self.name}: unknown preset {preset!r}; presets: {', '.join(self.PRESETS)}")
         self.preset = preset
-        self.device = torch.device(device)
+        self.device = torch.device(check_device(device))
         self.seed = seed
         self.generator = seed_everything(seed)
         fields = {f.name for f in dataclasses.fields(self.Config)} if dataclasses.is_dataclass(self.Config) else set()

@@ -31,6 +31,7 @@ import baselines
 from baselines import Baseline, Budget
 from bench.availability import unavailable_metrics
 from bench.checkpoints import CHECKPOINT_DIR, CheckpointError, shipped_checkpoint
+from bench.devices import check_device
 from bench.evaluate import EvalConfig, ItemSpec, evaluate
 from bench.io import write_json_atomic, write_text_atomic
 from bench.leaderboard import build_leaderboard, write_all
@@ -177,6 +178,7 @@ def _run(config: BenchmarkConfig, progress: bool) -> dict[str, Any]:
     from bench.data import split_records
     from bench.protocols import load_protocol
 
+    check_device(config.device)
     clock = StageClock()
     protocol = load_protocol(config.protocol)
     metric_names, unavailable = choose_metrics(config.metrics or list(protocol.metrics))

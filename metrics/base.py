@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from bench.devices import check_device
 from bench.media import Clip
 
 
@@ -132,7 +133,7 @@ class Metric(ABC):
     weights: tuple[str, ...] = ()  # pretrained files (weights-table names) this instance needs; may depend on options
 
     def __init__(self, device: str = "cpu") -> None:
-        self.device = device
+        self.device = check_device(device)
 
     @abstractmethod
     def score(self, item: Item) -> Score:

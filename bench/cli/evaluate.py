@@ -130,8 +130,11 @@ def _metric_names(text: str) -> list[str]:
 
 def _evaluate(args: argparse.Namespace, threads: int) -> int:
     """Score the videos and print the summary."""
+    from bench.devices import check_device
     from bench.distributed import init_from_env
     from bench.evaluate import EvalConfig, evaluate, pair_directories
+
+    check_device(args.device)  # before torchrun's process group, which would pick NCCL for it
 
     metric_list = _metric_names(args.metrics) if args.metrics else None
     options = json.loads(args.metric_options) if args.metric_options else None

@@ -15,7 +15,7 @@ import json
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -173,19 +173,30 @@ class Baseline(ABC):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, preset: str = "tiny", device: str = "cpu", seed: int = 0, **overrides: Any) -> None:
-        if self.PRESETS and preset not in self.PRESETS:
-            raise ValueError(f"{self.name}: unknown preset {preset!r}; presets: {', '.join(self.PRESETS)}")
+        self.check_config(preset, overrides)
         self.preset = preset
         self.device = torch.device(check_device(device))
         self.seed = seed
         self.generator = seed_everything(seed)
-        fields = {f.name for f in dataclasses.fields(self.Config)} if dataclasses.is_dataclass(self.Config) else set()
-        unknown = sorted(set(overrides) - fields)
-        if unknown:
-            raise TypeError(f"{self.name}: unknown config option(s) {', '.join(unknown)}")
         options = {**self.PRESETS.get(preset, {}), **overrides}
         self.config: Any = self.Config(**options) if dataclasses.is_dataclass(self.Config) else None
         self.modules: dict[str, torch.nn.Module] = {}
+
+    @classmethod
+    def check_config(cls, preset: str, overrides: Mapping[str, Any]) -> None:
+        """Refuse a preset or config option the method does not have, before anything is built.
+
+        Raises:
+            ValueError: unknown preset.
+            TypeError: unknown config option (as for an unexpected keyword argument).
+        """
+        if cls.PRESETS and preset not in cls.PRESETS:
+            raise ValueError(f"{cls.name}: unknown preset {preset!r}; presets: {', '.join(cls.PRESETS)}")
+        fields = {f.name for f in dataclasses.fields(cls.Config)} if dataclasses.is_dataclass(cls.Config) else set()
+        unknown = sorted(set(overrides) - fields)
+        if unknown:
+            options = f"; options: {', '.join(sorted(fields))}" if fields else " (it takes none)"
+            raise TypeError(f"{cls.name}: unknown config option(s) {', '.join(unknown)}{options}")
 
     @abstractmethod
     def fit(self, clips: Sequence[Clip], budget: Budget) -> FitReport:

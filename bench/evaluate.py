@@ -132,9 +132,7 @@ class Evaluator:
 
     def __init__(self, metric_names: Sequence[str], device: str = "cpu", options: Mapping[str, dict] | None = None) -> None:
         options = options or {}
-        self.metrics: dict[str, Metric] = {
-            name: metric_registry.create(name, device=device, **options.get(name, {})) for name in metric_names
-        }
+        self.metrics: dict[str, Metric] = {name: _create(name, device, options.get(name, {})) for name in metric_names}
         self.item_metrics = {n: m for n, m in self.metrics.items() if m.kind is Kind.ITEM}
         self.set_metrics: dict[str, SetMetric] = {
             n: m for n, m in self.metrics.items() if isinstance(m, SetMetric)
@@ -183,6 +181,14 @@ class Evaluator:
                 "videos_left_out": self.set_skipped.get(name, 0),
             }  # fmt: skip
         return results
+
+
+def _create(name: str, device: str, options: Mapping[str, Any]) -> Metric:
+    """The metric ``name`` with the run's options; an option it does not take is the user's error, said as such."""
+    try:
+        return metric_registry.create(name, device=device, **options)
+    except TypeError as exc:  # the registry's "has no option(s) ..."
+        raise ValueError(f"metric options of {name!r}: {exc}") from None
 
 
 def make_row(

@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -102,9 +102,19 @@ def load_config(path: str | Path) -> BenchmarkConfig:
     if "benchmark" not in data or "protocol" not in data["benchmark"]:
         raise ValueError(f"{path}: needs a [benchmark] table with a protocol")
     bench = dict(data["benchmark"])
+    _check_keys(path, "[benchmark]", bench, {f.name for f in fields(BenchmarkConfig)} - {"methods"})
+    for entry in data.get("method", []):
+        _check_keys(path, f"[[method]] {entry.get('name', '(no name)')}", entry, {f.name for f in fields(MethodSpec)})
     methods = [MethodSpec(**{"fit_seconds": None, "adapt_seconds": None, **m}) for m in data.get("method", [])]
     if not methods:
         raise ValueError(f"{path}: lists no [[method]]")
+    for method in methods:  # a typo in a preset or an option fails now, not after the methods before it have run
+        try:
+            method_class: type[baselines.Baseline] = baselines.REGISTRY.entry(method.name).resolve()
+            method_class.check_config(method.preset, method.options)
+        except (KeyError, TypeError, ValueError) as exc:
+            message = str(exc.args[0] if exc.args else exc).removeprefix(f"{method.name}: ")
+            raise ValueError(f"{path}: [[method]] {method.row}: {message}") from None
     rows = [m.row for m in methods]
     if len(set(rows)) != len(rows):
         raise ValueError(f"{path}: two [[method]] entries share a row name (give one a label)")
@@ -112,6 +122,13 @@ def load_config(path: str | Path) -> BenchmarkConfig:
         if bench.get(key) is not None:
             bench[key] = Path(bench[key])
     return BenchmarkConfig(methods=methods, **bench)
+
+
+def _check_keys(path: Path, table: str, entry: dict[str, Any], known: set[str]) -> None:
+    """Refuse keys a config table does not have (a misspelt ``fit_step`` would otherwise be lost or crash later)."""
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        raise ValueError(f"{path}: {table} has no key(s) {', '.join(unknown)}; keys: {', '.join(sorted(known))}")
 
 
 def demo_config(out: Path | None = None, retrain: bool = False) -> BenchmarkConfig:

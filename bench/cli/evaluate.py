@@ -137,7 +137,7 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
     check_device(args.device)  # before torchrun's process group, which would pick NCCL for it
 
     metric_list = _metric_names(args.metrics) if args.metrics else None
-    options = json.loads(args.metric_options) if args.metric_options else None
+    options = parse_metric_options(args.metric_options) if args.metric_options else None
     if args.protocol:
         overrides = {k: v for k, v in (("metrics", metric_list), ("metric_options", options)) if v}
         config = EvalConfig.from_protocol(args.protocol, overrides, device=args.device, seed=args.seed)
@@ -184,6 +184,22 @@ def _print_problems(table: Path) -> None:
         print(f"  {row['video']} {row['status']}: {row['reason']}")
     if len(problems) > SHOWN_PROBLEMS:
         print(f"  ... and {len(problems) - SHOWN_PROBLEMS} more (status and reason of every video: {table})")
+
+
+def parse_metric_options(text: str) -> dict[str, dict]:
+    """``--metric-options``: a JSON object of metric name -> object of options.
+
+    Raises:
+        ValueError: the text is not JSON of that shape (the message names the option and what is wrong).
+    """
+    try:
+        options = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--metric-options is not JSON ({exc}): {text!r}") from None
+    if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+        raise ValueError(f'--metric-options must map metric names to objects of options, e.g. {{"ssim": {{"region": "face"}}}}; '
+                         f"got {text!r}")  # fmt: skip
+    return options
 
 
 def _interrupted(out: Path, total: int) -> int:

@@ -85,6 +85,18 @@ def test_registry_lists_anchors_and_methods():
         baselines.create("speech2vid", width=0.0)
 
 
+def test_config_is_checked_without_building_the_model():
+    """``check_config`` refuses what the constructor would, naming the options there are, and builds nothing."""
+    speech2vid = baselines.REGISTRY.entry("speech2vid").resolve()
+    speech2vid.check_config("tiny", {"width": 0.5})
+    with pytest.raises(TypeError, match=r"speech2vid: unknown config option\(s\) colour; options: .*width"):
+        speech2vid.check_config("tiny", {"colour": "red"})
+    with pytest.raises(ValueError, match="unknown preset 'huge'; presets: "):
+        speech2vid.check_config("huge", {})
+    with pytest.raises(TypeError, match=r"static_frame: unknown config option\(s\) size \(it takes none\)"):
+        baselines.REGISTRY.entry("static_frame").resolve().check_config("tiny", {"size": 3})
+
+
 def test_variant_saves_and_loads_under_its_name(tmp_path):
     model = baselines.create("wav2lip-nogan", preset="tiny", width=0.05)
     assert model.name == "wav2lip-nogan" and not model.config.gan and "disc" not in model.modules

@@ -112,6 +112,23 @@ def test_cli_names_the_first_problems_and_counts_the_rest(toy_metrics, toy_dirs,
     assert f"  ... and 2 more (status and reason of every video: {tmp_path / 'cli' / 'per_video.csv'})" in out
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("{test-mad: 1}", "--metric-options is not JSON (Expecting property name"),
+        ('{"test-mad": 1}', "--metric-options must map metric names to objects of options"),
+        ('[{"test-mad": {}}]', "--metric-options must map metric names to objects of options"),
+        ('{"test-mad": {"nope": 1}}', "metric options of 'test-mad': metric 'test-mad' has no option(s) nope; options: "),
+    ],
+)
+def test_cli_metric_options_mistakes_are_named(toy_metrics, toy_dirs, tmp_path, capsys, options, message):
+    gen, ref = toy_dirs
+    out = tmp_path / "run"
+    assert main(["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", "test-mad", "--metric-options",
+                 options, "--out", str(out), "--no-progress"]) == 2  # fmt: skip
+    assert message in capsys.readouterr().err and not out.exists()
+
+
 def test_a_metric_whose_input_no_video_has_stops_the_run_before_it_starts(toy_metrics, toy_dirs, tmp_path, capsys):
     """Without any reference a reference metric could only fail every video: the command says so and writes nothing."""
     gen, _ = toy_dirs

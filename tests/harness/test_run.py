@@ -115,6 +115,31 @@ def test_run_names_rows_with_videos_not_fully_scored(benchmark_config, capsys):
     assert "not a readable media file" in table.read_text()
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[benchmark]\nprotocol = "synthgrid-demo"\nthread = 2\n[[method]]\nname = "static_frame"\n',
+         "[benchmark] has no key(s) thread; keys: checkpoints, data_root, device"),
+        ('[benchmark]\nprotocol = "synthgrid-demo"\n[[method]]\nname = "wav2lip"\nfit_step = 3\n',
+         "[[method]] wav2lip has no key(s) fit_step; keys: adapt_seconds, adapt_steps, fit_seconds, fit_steps"),
+        ('[benchmark]\nprotocol = "synthgrid-demo"\n[[method]]\nname = "wav2lpi"\n',
+         "[[method]] wav2lpi: unknown baseline 'wav2lpi'; did you mean 'wav2lip'"),
+        ('[benchmark]\nprotocol = "synthgrid-demo"\n[[method]]\nname = "wav2lip"\nlabel = "big"\npreset = "huge"\n',
+         "[[method]] big: unknown preset 'huge'; presets: paper, tiny"),
+        ('[benchmark]\nprotocol = "synthgrid-demo"\n[[method]]\nname = "speech2vid"\noptions = { colour = 1 }\n',
+         "[[method]] speech2vid: unknown config option(s) colour; options: "),
+    ],
+)  # fmt: skip
+def test_config_mistakes_are_named_before_anything_runs(tmp_path, extra, message):
+    from bench.run import load_config
+
+    config = tmp_path / "bench.toml"
+    config.write_text(extra)
+    with pytest.raises(ValueError) as error:
+        load_config(config)
+    assert str(error.value).startswith(f"{config}: {message}")
+
+
 def test_run_rejects_unknown_methods(benchmark_config, capsys):
     config, _ = benchmark_config
     assert main(["run", "--config", str(config), "--methods", "nope"]) == 2

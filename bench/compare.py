@@ -55,8 +55,16 @@ def compare_tables(
     tolerances: Mapping[str, float] | None = None,
     seed: int = 0,
 ) -> list[MetricComparison]:
-    """Compare each per-item metric of run A with run B, paired by video; a video A scored and B did not is lost."""
+    """Compare each per-item metric of run A with run B, paired by video; a video A scored and B did not is lost.
+
+    Raises:
+        ValueError: a tolerance names a metric that run A does not have (a misspelt name would otherwise be ignored).
+    """
     tolerances = tolerances or {}
+    unknown = sorted(set(tolerances) - set(summary_a.get("metrics", {})))
+    if unknown:
+        raise ValueError(f"tolerance for {', '.join(unknown)}, not a per-video metric of the baseline run "
+                         f"({', '.join(summary_a.get('metrics', {}))})")  # fmt: skip
     b_by_video = table_b.set_index("video")
     results = []
     for metric, info in summary_a.get("metrics", {}).items():

@@ -57,6 +57,14 @@ def test_cli_exit_codes(runs, capsys):
     assert main(["compare", str(a), str(a)]) == 0
 
 
+def test_a_tolerance_for_a_metric_the_runs_lack_is_refused(runs, capsys):
+    a, b = runs
+    with pytest.raises(ValueError, match=r"tolerance for psnrr, not a per-video metric of the baseline run \(psnr, lse-d\)"):
+        compare_runs(a, b, {"psnrr": 2.0})
+    assert main(["compare", str(a), str(b), "--tolerance", "psnrr=2"]) == 2
+    assert "tolerance for psnrr" in capsys.readouterr().err
+
+
 def test_parse_tolerances():
     assert parse_tolerances("psnr=0.5, ssim=0.01") == {"psnr": 0.5, "ssim": 0.01}
     with pytest.raises(ValueError, match="metric=value"):

@@ -169,7 +169,8 @@ def build_leaderboard(
 
     Raises:
         ValueError: two of the runs were scored differently although they name the same protocol (two ``+custom``
-            runs with different overrides), so their values do not belong in one table.
+            runs with different overrides), so their values do not belong in one table; two rows share a name; or
+            ``metric_order`` names a metric that no row has.
     """
     rows: list[Row] = []
     recorded: dict[str, bool | None] = {}
@@ -188,8 +189,12 @@ def build_leaderboard(
         recorded.update(directions)
     rows += published_rows(published, protocol) if published else []
     _check_unique(rows, protocol)
+    present = {m for r in rows for m in r.cells}
+    absent = [m for m in metric_order or [] if m not in present]
+    if absent:
+        raise ValueError(f"no row for {protocol} has {', '.join(absent)} (the rows have {', '.join(sorted(present))})")
     names = list(metric_order or [])
-    names += sorted({m for r in rows for m in r.cells} - set(names))
+    names += sorted(present - set(names))
     columns = [Column(m, direction(m, recorded.get(m))) for m in names]
     return Leaderboard(protocol, columns, rows)
 

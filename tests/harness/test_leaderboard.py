@@ -84,6 +84,16 @@ def test_html_is_self_contained(runs, published):
     assert '<td data-value="1.0" class="best"' in page
 
 
+def test_a_column_no_row_has_is_refused(runs, published, capsys, tmp_path):
+    """``--metrics`` orders the columns; a misspelt name would have made an empty column."""
+    board = build_leaderboard("p-v1", runs, published, ["test-moments"])
+    assert [c.metric for c in board.columns] == ["test-moments", "test-mad"]
+    with pytest.raises(ValueError, match=r"no row for p-v1 has test-madd \(the rows have test-mad, test-moments\)"):
+        build_leaderboard("p-v1", runs, published, ["test-madd", "test-mad"])
+    assert main(["leaderboard", *map(str, runs), "--protocol", "p-v1", "--out", str(tmp_path / "b"), "--metrics", "x"]) == 2
+    assert "no row for p-v1 has x" in capsys.readouterr().err
+
+
 def test_cli_writes_all_formats(runs, published, tmp_path, capsys):
     stem = tmp_path / "out" / "board"
     assert main(["leaderboard", str(tmp_path / "runs"), "--protocol", "p-v1", "--out", str(stem),

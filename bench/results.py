@@ -97,9 +97,12 @@ class RunStore:
         if config_path.exists():
             if not resume:
                 raise ValueError(f"{self.directory}: already holds a run; pass --resume to continue it or use a new --out")
-            previous = json.loads(config_path.read_text())
-            if _comparable(previous) != _comparable(config):
-                raise ValueError(f"{config_path}: the run there used another configuration; cannot resume it")
+            before, now = _comparable(json.loads(config_path.read_text())), _comparable(config)
+            if before != now:
+                changed = "; ".join(f"{key}: {before.get(key)!r} then, {now.get(key)!r} now"
+                                    for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key))  # fmt: skip
+                raise ValueError(f"{config_path}: the run there used another configuration ({changed}); cannot resume "
+                                 "it: run the same command as before, or use a new --out")  # fmt: skip
         else:
             write_json_atomic(config_path, {"schema_version": SCHEMA_VERSION, **config})
         write_json_atomic(self.directory / "environment.json", environment)

@@ -77,8 +77,9 @@ def test_resume_after_kill_loses_nothing_and_recomputes_nothing(toy_metrics, toy
 def test_resume_refuses_another_configuration(toy_metrics, toy_dirs, tmp_path):
     run(toy_dirs, tmp_path / "run")
     gen, ref = toy_dirs
-    with pytest.raises(ValueError, match="another configuration"):
+    with pytest.raises(ValueError, match="another configuration") as error:
         evaluate(pair_directories(gen, ref), EvalConfig(metrics=["test-mad"]), tmp_path / "run", resume=True)
+    assert "(metrics: ['test-mad', 'test-moments'] then, ['test-mad'] now)" in str(error.value)  # says what changed
 
 
 def test_cli_evaluate_writes_run(toy_metrics, toy_dirs, tmp_path, capsys):

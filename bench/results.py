@@ -99,10 +99,9 @@ class RunStore:
                 raise ValueError(f"{self.directory}: already holds a run; pass --resume to continue it or use a new --out")
             before, now = _comparable(json.loads(config_path.read_text())), _comparable(config)
             if before != now:
-                changed = "; ".join(f"{key}: {before.get(key)!r} then, {now.get(key)!r} now"
-                                    for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key))  # fmt: skip
-                raise ValueError(f"{config_path}: the run there used another configuration ({changed}); cannot resume "
-                                 "it: run the same command as before, or use a new --out")  # fmt: skip
+                changed = "; ".join(differing(before, now, sorted(set(before) | set(now))))
+                raise ValueError(f"{config_path}: the run there used another configuration (then vs now: {changed}); "
+                                 "cannot resume it: run the same command as before, or use a new --out")  # fmt: skip
         else:
             write_json_atomic(config_path, {"schema_version": SCHEMA_VERSION, **config})
         write_json_atomic(self.directory / "environment.json", environment)
@@ -211,9 +210,12 @@ def scoring_differences(run_a: Path, run_b: Path, metrics: set[str]) -> list[str
     if not all(path.is_file() for path in paths):
         return []
     config_a, config_b = (json.loads(path.read_text()) for path in paths)
-    lines = [f"{key}: {config_a.get(key)!r} vs {config_b.get(key)!r}" for key in SCORING_SETTINGS
-             if config_a.get(key) != config_b.get(key)]  # fmt: skip
     options_a, options_b = config_a.get("metric_options") or {}, config_b.get("metric_options") or {}
-    lines += [f"{name} options: {options_a.get(name, {})!r} vs {options_b.get(name, {})!r}" for name in sorted(metrics)
-              if options_a.get(name, {}) != options_b.get(name, {})]  # fmt: skip
-    return lines
+    shared = sorted(metrics)
+    options_a, options_b = ({m: options.get(m, {}) for m in shared} for options in (options_a, options_b))
+    return differing(config_a, config_b, SCORING_SETTINGS) + differing(options_a, options_b, shared, " options")
+
+
+def differing(a: Mapping[str, Any], b: Mapping[str, Any], keys: Iterable[str], label: str = "") -> list[str]:
+    """``"key<label>: A vs B"`` for each of ``keys`` whose value differs between ``a`` and ``b``."""
+    return [f"{key}{label}: {a.get(key)!r} vs {b.get(key)!r}" for key in keys if a.get(key) != b.get(key)]

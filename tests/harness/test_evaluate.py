@@ -79,7 +79,7 @@ def test_resume_refuses_another_configuration(toy_metrics, toy_dirs, tmp_path):
     gen, ref = toy_dirs
     with pytest.raises(ValueError, match="another configuration") as error:
         evaluate(pair_directories(gen, ref), EvalConfig(metrics=["test-mad"]), tmp_path / "run", resume=True)
-    assert "(metrics: ['test-mad', 'test-moments'] then, ['test-mad'] now)" in str(error.value)  # says what changed
+    assert "(then vs now: metrics: ['test-mad', 'test-moments'] vs ['test-mad'])" in str(error.value)  # what changed
 
 
 def test_cli_evaluate_writes_run(toy_metrics, toy_dirs, tmp_path, capsys):

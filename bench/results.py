@@ -210,9 +210,8 @@ def scoring_differences(run_a: Path, run_b: Path, metrics: set[str]) -> list[str
     if not all(path.is_file() for path in paths):
         return []
     config_a, config_b = (json.loads(path.read_text()) for path in paths)
-    options_a, options_b = config_a.get("metric_options") or {}, config_b.get("metric_options") or {}
     shared = sorted(metrics)
-    options_a, options_b = ({m: options.get(m, {}) for m in shared} for options in (options_a, options_b))
+    options_a, options_b = ({m: (c.get("metric_options") or {}).get(m, {}) for m in shared} for c in (config_a, config_b))
     return differing(config_a, config_b, SCORING_SETTINGS) + differing(options_a, options_b, shared, " options")
 
 

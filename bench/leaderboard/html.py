@@ -109,4 +109,4 @@ def to_html(board: Leaderboard) -> str:
 def _note(board: Leaderboard) -> str:
     """The coverage footnote as a paragraph below the table, or nothing."""
     note = board.coverage_note()
-    return f'<p class="note">{escape(note)}</p>' if note else ""
+    return f'<p class="note">* {escape(note)}</p>' if note else ""

@@ -98,7 +98,10 @@ class Leaderboard:
         return {r.key: place[r.cells[metric].mean] for r in self.rows if r.cells.get(metric) and r.cells[metric].mean in place}
 
     def coverage_note(self) -> str | None:
-        """The footnote for values that stand on fewer videos than their run holds (marked ``*``); None if none do."""
+        """The footnote for values that stand on fewer videos than their run holds; None if none do.
+
+        Each format puts its own ``*`` before the text.
+        """
         parts = []
         for row in self.rows:
             counts: dict[tuple[int | None, int | None], list[str]] = {}
@@ -109,7 +112,7 @@ class Leaderboard:
             parts += [f"{row.key} {', '.join(names)} on {n} of {total}" for (n, total), names in counts.items()]
         if not parts:
             return None
-        return (f"* scored on fewer videos than the run evaluated: {'; '.join(parts)}; the others failed for that "
+        return (f"scored on fewer videos than the run evaluated: {'; '.join(parts)}; the others failed for that "
                 "metric, each with its reason in the run's per_video.csv.")  # fmt: skip
 
 
@@ -181,8 +184,7 @@ def build_leaderboard(
             continue
         if first is None:
             first = directory, row
-        differences = scoring_differences(first[0], directory, set(first[1].cells) & set(row.cells))
-        if differences:
+        elif differences := scoring_differences(first[0], directory, set(first[1].cells) & set(row.cells)):
             raise ValueError(f"{directory} was scored differently from {first[0]} under {protocol}, so they cannot "
                              "share a table:\n" + "\n".join(f"  {line}" for line in differences))  # fmt: skip
         rows.append(row)

@@ -48,7 +48,7 @@ def to_markdown(board: Leaderboard) -> str:
     lines.append(f"Protocol `{board.protocol}`. Reproduced rows come from stored runs; reported rows are the papers' numbers.")
     note = board.coverage_note()
     if note:
-        lines.append(note.replace("*", r"\*", 1))
+        lines.append(r"\* " + note)
     return "\n".join(lines) + "\n"
 
 
@@ -114,7 +114,7 @@ def to_latex(board: Leaderboard) -> str:
         lines.append(r"% $^\dagger$: reported in the cited paper, not reproduced.")
     note = board.coverage_note()
     if note:
-        lines.append("% $^*$" + _tex(note[1:]))
+        lines.append("% $^*$ " + _tex(note))
     return "\n".join(lines) + "\n"
 
 

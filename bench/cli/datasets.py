@@ -83,6 +83,8 @@ def check_dataset(dataset: str, root: Path | None, protocol_id: str | None = Non
     )  # fmt: skip
     if adapter.companion is not None:
         report.problems += [f"missing {adapter.companion} for {r.video_path}" for r in records if r.transcript is None]
+    media = [p for r in records for p in (r.video_path, r.audio_path) if p is not None and p.is_file()]
+    report.problems += [f"{p}: empty file (0 bytes), an interrupted copy or extraction" for p in media if p.stat().st_size == 0]
     if adapter.check is not None and root is not None:
         counts, problems, notes = adapter.check(Path(root))
         report.counts.update(counts)

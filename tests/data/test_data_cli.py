@@ -58,6 +58,8 @@ def test_check_reports_counts_missing_files_and_checksums(grid_layout: Path, cap
     out = capsys.readouterr().out
     assert f"{video}: sha256 differs from the recorded" in out
     assert "swwp2s.mpg: listed in the checksum file but missing" in out and "2 problems" in out
+    (grid_layout / "s3" / "lbax4n.mpg").write_bytes(b"")  # no checksum covers it
+    assert f"{grid_layout}/s3/lbax4n.mpg: empty file (0 bytes)" in check_dataset("grid", grid_layout).problems[0]
 
 
 def test_check_with_protocol_resolves_splits(tmp_path: Path, grid_layout: Path, capsys: pytest.CaptureFixture) -> None:

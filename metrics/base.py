@@ -153,7 +153,7 @@ class Metric(ABC):
         """Score ``item``, recording a missing input or a :class:`MetricError` as a failed score."""
         missing = [need for need in _in_order(self.needs) if not item.has(need)]
         if missing:
-            return Score.failed(f"{self.name} needs {', '.join(missing)}")
+            return Score.failed(f"{self.name} needs {', '.join(missing)}; none was given for this video")
         try:
             return self.score(item)
         except MetricError as exc:

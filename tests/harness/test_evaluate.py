@@ -96,7 +96,7 @@ def test_cli_evaluate_writes_run(toy_metrics, toy_dirs, tmp_path, capsys):
         "  black failed: test-mad: all frames are black",
         f"  corrupt failed: {gen / 'corrupt.mkv'}: not a readable media file, or a truncated one (FFmpeg: Invalid data "
         "found when processing input)",
-        "  only_generated failed: test-mad: test-mad needs reference",
+        "  only_generated failed: test-mad: test-mad needs reference; none was given for this video",
         "  only_reference failed: only_reference: no generated video for this utterance",
     ]
 

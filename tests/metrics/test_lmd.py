@@ -99,7 +99,7 @@ def test_no_face_is_a_failed_score_with_a_reason(grid_clips: dict[str, Clip]) ->
     assert "75 of 75 frames" in score.reason
     with pytest.raises(MetricError, match="no face"):
         metrics.score("lmd-px", a, blank)
-    assert metrics.create("lmd")(Item(a)).reason == "lmd needs reference"
+    assert metrics.create("lmd")(Item(a)).reason == "lmd needs reference; none was given for this video"
 
 
 def test_options_are_validated() -> None:

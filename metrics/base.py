@@ -67,6 +67,13 @@ class Item:
     dataset: str = ""
 
     def __post_init__(self) -> None:
+        for side in ("generated", "reference"):
+            clip = getattr(self, side)
+            if not isinstance(clip, Clip) and (clip is not None or side == "generated"):
+                raise TypeError(
+                    f"Item.{side} must be a bench.media.Clip, got {type(clip).__name__}: "
+                    "wrap uint8 [T, H, W, 3] frames as Clip(frames, fps=...)"
+                )
         if self.audio is None and self.generated.audio is not None:
             self.audio = self.generated.audio
             self.sample_rate = self.generated.sample_rate
@@ -154,10 +161,17 @@ class Metric(ABC):
         missing = [need for need in _in_order(self.needs) if not item.has(need)]
         if missing:
             return Score.failed(f"{self.name} needs {', '.join(missing)}; none was given for this video")
+        sides = {"generated": item.generated, "reference": item.reference if Need.REFERENCE in self.needs else None}
+        empty = [side for side, clip in sides.items() if clip is not None and clip.num_frames == 0]
+        if empty:
+            return Score.failed(f"the {' and '.join(empty)} video{'s have' if len(empty) > 1 else ' has'} no frames")
         try:
-            return self.score(item)
+            result = self.score(item)
         except MetricError as exc:
             return Score.failed(str(exc))
+        if result.ok and math.isnan(result.value):  # the contract: NaN only on a failed score, never a silent number
+            return Score.failed(f"{self.name} computed no number (NaN) from {result.frames} frames")
+        return result
 
     def config(self) -> dict[str, Any]:
         """The options this instance was built with, recorded in results."""

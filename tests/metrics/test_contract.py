@@ -94,3 +94,42 @@ def test_missing_need_gives_a_reason_not_a_number(name, need):
     assert not result.ok and result.status == "failed"
     assert math.isnan(result.value) and result.frames == 0
     assert need.value in result.reason, result.reason
+
+
+ITEM_NAMES = [name for name in NAMES if metric_class(name).kind is Kind.ITEM]
+
+
+@pytest.mark.parametrize("name", ITEM_NAMES)
+def test_a_clip_without_frames_gives_a_reason_not_a_number(name):
+    metric = create_or_skip(name)
+    item = full_item()
+    empty = item.generated.with_frames(item.generated.frames[:0])
+    result = metric(Item(empty, item.reference, identity=item.identity, transcript=item.transcript))
+    assert not result.ok and math.isnan(result.value)
+    assert result.reason == "the generated video has no frames"
+    if Need.REFERENCE in metric.needs:
+        result = metric(Item(item.generated, empty, identity=item.identity, transcript=item.transcript))
+        assert result.reason == "the reference video has no frames"
+
+
+class _NaNMetric(Metric):
+    """A metric whose computation breaks down without raising (as an average over nothing does)."""
+
+    name = "test-nan"
+
+    def score(self, item: Item) -> metrics.Score:
+        return metrics.Score(float(np.mean(np.zeros(0))), item.generated.num_frames)
+
+
+def test_a_nan_from_a_metric_is_recorded_as_a_failure():
+    with pytest.warns(RuntimeWarning):
+        result = _NaNMetric()(full_item())
+    assert not result.ok and result.reason == "test-nan computed no number (NaN) from 25 frames"
+
+
+def test_an_item_of_arrays_is_refused_with_what_to_pass():
+    frames = np.zeros((2, 8, 8, 3), np.uint8)
+    with pytest.raises(TypeError, match=r"Item.generated must be a bench.media.Clip, got ndarray: wrap uint8"):
+        Item(frames)
+    with pytest.raises(TypeError, match=r"Item.reference must be a bench.media.Clip, got ndarray"):
+        metrics.score("psnr", Clip(frames), frames)

@@ -67,13 +67,12 @@ class Item:
     dataset: str = ""
 
     def __post_init__(self) -> None:
-        for side in ("generated", "reference"):
-            clip = getattr(self, side)
-            if not isinstance(clip, Clip) and (clip is not None or side == "generated"):
-                raise TypeError(
-                    f"Item.{side} must be a bench.media.Clip, got {type(clip).__name__}: "
-                    "wrap uint8 [T, H, W, 3] frames as Clip(frames, fps=...)"
-                )
+        if not isinstance(self.generated, Clip) or not isinstance(self.reference, (Clip, type(None))):
+            side, clip = ("generated", self.generated) if not isinstance(self.generated, Clip) else ("reference", self.reference)
+            raise TypeError(
+                f"Item.{side} must be a bench.media.Clip, got {type(clip).__name__}: "
+                "wrap uint8 [T, H, W, 3] frames as Clip(frames, fps=...)"
+            )
         if self.audio is None and self.generated.audio is not None:
             self.audio = self.generated.audio
             self.sample_rate = self.generated.sample_rate
@@ -124,6 +123,15 @@ class Score:
         return self.status == "ok"
 
 
+def _empty_sides(item: Item, with_reference: bool) -> str:
+    """Which clips of ``item`` hold no frames, as the subject of a sentence (``""`` when none)."""
+    generated = item.generated.num_frames == 0
+    reference = with_reference and item.reference is not None and item.reference.num_frames == 0
+    if generated and reference:
+        return "generated and reference videos have"
+    return "generated video has" if generated else "reference video has" if reference else ""
+
+
 class Metric(ABC):
     """Base class of every metric plugin.
 
@@ -161,10 +169,9 @@ class Metric(ABC):
         missing = [need for need in _in_order(self.needs) if not item.has(need)]
         if missing:
             return Score.failed(f"{self.name} needs {', '.join(missing)}; none was given for this video")
-        sides = {"generated": item.generated, "reference": item.reference if Need.REFERENCE in self.needs else None}
-        empty = [side for side, clip in sides.items() if clip is not None and clip.num_frames == 0]
+        empty = _empty_sides(item, Need.REFERENCE in self.needs)
         if empty:
-            return Score.failed(f"the {' and '.join(empty)} video{'s have' if len(empty) > 1 else ' has'} no frames")
+            return Score.failed(f"the {empty} no frames")
         try:
             result = self.score(item)
         except MetricError as exc:

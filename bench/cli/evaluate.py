@@ -168,7 +168,16 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
         print(f"  {name}: {_fmt(res['value'])} ({res['status']}{': ' + res['reason'] if res['reason'] else ''})")
     _print_problems(args.out / "per_video.csv")
     print(f"wrote {args.out}/per_video.csv and summary.json")
-    return 0
+    return _nothing_scored(summary)
+
+
+def _nothing_scored(summary: dict) -> int:
+    """1, saying which, when a metric has no value at all (every video failed it), so that scripts stop; else 0."""
+    empty = [name for name, agg in summary["metrics"].items() if agg["videos"] == 0]
+    empty += [name for name, res in summary["set_metrics"].items() if res["status"] != "ok"]
+    if empty:
+        print(f"talkbench: error: no value for {', '.join(empty)}: no video could be scored with it", file=sys.stderr)
+    return 1 if empty else 0
 
 
 SHOWN_PROBLEMS = 5  # videos whose failure or partial score is printed with its reason; the rest are counted

@@ -101,6 +101,19 @@ def test_cli_evaluate_writes_run(toy_metrics, toy_dirs, tmp_path, capsys):
     ]
 
 
+def test_cli_exit_status_is_1_when_a_metric_scored_no_video(toy_metrics, toy_dirs, tmp_path, capsys):
+    """A run whose metric has no value at all must stop a script (`evaluate ... && leaderboard ...`)."""
+    gen, ref = toy_dirs
+    for path in gen.iterdir():
+        if path.stem not in ("black", "corrupt"):
+            path.unlink()
+    assert main(["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", "test-mad,test-moments",
+                 "--out", str(tmp_path / "cli"), "--no-progress"]) == 1  # fmt: skip
+    captured = capsys.readouterr()
+    assert "7 videos: 0 ok, 0 partial, 7 failed" in captured.out and "  test-mad: n/a [n/a, n/a] (0 of 7 videos)" in captured.out
+    assert "talkbench: error: no value for test-mad, test-moments: no video could be scored with it" in captured.err
+
+
 def test_cli_names_the_first_problems_and_counts_the_rest(toy_metrics, toy_dirs, tmp_path, capsys, monkeypatch):
     from bench.cli import evaluate as evaluate_command
 

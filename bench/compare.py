@@ -20,9 +20,11 @@ class MetricComparison:
     """One metric of run B against run A.
 
     ``worsening`` is the mean change in the bad direction (positive = B is worse), with its 95% interval
-    ``[worse_low, worse_high]``, over the ``n`` videos both runs scored. ``lost`` counts the videos A scored and B did
-    not (B failed them, lacks them, or lacks the metric). B regresses when it lost a video, whatever the tolerance, or
-    when the interval lies entirely above ``tolerance``.
+    ``[worse_low, worse_high]``, over the ``n`` videos both runs scored (a video infinite in both, such as PSNR of
+    identical frames, changed by 0 and counts among them). ``lost`` counts the videos A scored and B did not (B failed
+    them, lacks them, or lacks the metric). ``infinitely_worse`` and ``infinitely_better`` count the videos infinite
+    in one run only (PSNR ∞ in A and finite in B is infinitely worse). B regresses when it lost a video or got
+    infinitely worse on one, whatever the tolerance, or when the interval lies entirely above ``tolerance``.
     """
 
     metric: str
@@ -35,17 +37,20 @@ class MetricComparison:
     n: int
     tolerance: float
     lost: int = 0
+    infinitely_worse: int = 0
+    infinitely_better: int = 0
 
     @property
     def regressed(self) -> bool:
-        """Whether B lost a video A scored, or is worse than A by more than the tolerance with 95% confidence."""
+        """Whether B lost or got infinitely worse on a video A scored, or is worse beyond the tolerance (95%)."""
         worse = self.higher_is_better is not None and self.n > 0 and self.worse_low > self.tolerance
-        return self.lost > 0 or worse
+        return self.lost > 0 or self.infinitely_worse > 0 or worse
 
     @property
     def improved(self) -> bool:
-        """Whether B is better than A with 95% confidence."""
-        return self.higher_is_better is not None and self.n > 0 and self.worse_high < 0
+        """Whether B, not regressed, is better than A with 95% confidence or infinitely better on a video."""
+        better = self.higher_is_better is not None and self.n > 0 and self.worse_high < 0
+        return not self.regressed and (better or self.infinitely_better > 0)
 
 
 def compare_tables(
@@ -78,13 +83,21 @@ def compare_tables(
         lost = int(np.count_nonzero(~np.isnan(a) & np.isnan(b)))
         direction = info.get("higher_is_better")
         sign = -1.0 if direction else 1.0  # worsening = sign * (b - a)
-        d = paired_bootstrap(a, b, seed=seed)
+        same_infinity = np.isinf(a) & (a == b)
+        one_infinite = (np.isinf(a) | np.isinf(b)) & ~np.isnan(a) & ~np.isnan(b) & ~same_infinity
+        with np.errstate(invalid="ignore"):
+            worse = sign * (b - a) > 0
+        paired = np.isfinite(a) & np.isfinite(b) | same_infinity
+        d = paired_bootstrap(np.where(same_infinity, 0.0, a), np.where(same_infinity, 0.0, b), seed=seed)
+        mean_a, mean_b = (float(v[paired].mean()) if paired.any() else math.nan for v in (a, b))
         low, high = sorted((sign * d.ci_low, sign * d.ci_high))
         results.append(
             MetricComparison(
-                metric, direction, d.mean_a, d.mean_b, sign * d.delta, low, high, d.n, tolerances.get(metric, 0.0), lost
+                metric, direction, mean_a, mean_b, sign * d.delta, low, high, d.n, tolerances.get(metric, 0.0), lost,
+                infinitely_worse=int(np.count_nonzero(one_infinite & worse)) if direction is not None else 0,
+                infinitely_better=int(np.count_nonzero(one_infinite & ~worse)) if direction is not None else 0,
             )
-        )
+        )  # fmt: skip
     return results
 
 
@@ -113,8 +126,12 @@ def format_comparisons(results: list[MetricComparison]) -> str:
     for r in results:
         if r.lost:
             verdict = f"REGRESSED: B did not score {r.lost} of the videos A scored"
+        elif r.infinitely_worse:
+            verdict = f"REGRESSED: B is infinitely worse on {r.infinitely_worse} of the videos (infinite in one run only)"
         elif r.higher_is_better is None:
             verdict = "no direction"
+        elif r.n == 0 and not r.infinitely_better:
+            verdict = "not compared: no video has a value in both runs"
         else:
             verdict = "REGRESSED" if r.regressed else ("improved" if r.improved else "no change")
         ci = f"[{_f(r.worse_low)}, {_f(r.worse_high)}]"

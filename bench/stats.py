@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 BOOTSTRAP_ITERATIONS = 1000
 BOOTSTRAP_SEED = 0
@@ -90,7 +91,7 @@ class PairedDifference:
 
 
 def paired_bootstrap(
-    a: Sequence[float], b: Sequence[float], iterations: int = BOOTSTRAP_ITERATIONS, seed: int = BOOTSTRAP_SEED
+    a: npt.ArrayLike, b: npt.ArrayLike, iterations: int = BOOTSTRAP_ITERATIONS, seed: int = BOOTSTRAP_SEED
 ) -> PairedDifference:
     """Mean difference ``b - a`` and its 95% bootstrap interval, over the pairs where both are finite."""
     x, y = np.asarray(a, np.float64), np.asarray(b, np.float64)

@@ -16,7 +16,8 @@ def write_run(directory, values: dict[str, np.ndarray], directions: dict[str, bo
     n = len(next(iter(values.values())))
     table = pd.DataFrame({"video": [f"u{i}" for i in range(n)], "status": "ok", "reason": "", "speaker": "s1", **values})
     table.to_csv(directory / "per_video.csv", index=False)
-    summary = {"metrics": {m: {"mean": float(np.nanmean(v)), "higher_is_better": directions[m]} for m, v in values.items()}}
+    means = {m: float(np.mean(v[~np.isnan(v)])) if not np.isnan(v).all() else math.nan for m, v in values.items()}
+    summary = {"metrics": {m: {"mean": means[m], "higher_is_better": directions[m]} for m in values}}
     (directory / "summary.json").write_text(json.dumps(summary))
     return directory
 
@@ -99,6 +100,30 @@ def test_videos_and_metrics_that_b_lost_are_a_regression_whatever_the_tolerance(
     assert main(["compare", str(a), str(fewer), "--tolerance", "psnr=100"]) == 1
     out = capsys.readouterr().out
     assert "REGRESSED: B did not score 1 of the videos A scored" in out and "regression in: psnr, blink-rate" in out
+
+
+def test_infinite_values_are_compared_not_dropped(tmp_path, capsys):
+    """PSNR is +inf for identical frames: a lossless baseline turning lossy must regress, not pass with n = 0."""
+    inf = math.inf
+    lossless = write_run(tmp_path / "a", {"psnr": np.array([inf, inf, 30.0])}, {"psnr": True})
+    same = write_run(tmp_path / "same", {"psnr": np.array([inf, inf, 30.0])}, {"psnr": True})
+    (result,) = compare_runs(lossless, same)
+    assert result.n == 3 and result.worsening == 0.0 and result.mean_a == inf and not result.regressed
+    lossy = write_run(tmp_path / "lossy", {"psnr": np.array([inf, 48.0, 30.0])}, {"psnr": True})
+    (result,) = compare_runs(lossless, lossy, {"psnr": 100.0})
+    assert result.n == 2 and result.infinitely_worse == 1 and result.regressed and not result.improved
+    assert main(["compare", str(lossless), str(lossy)]) == 1
+    assert "REGRESSED: B is infinitely worse on 1 of the videos (infinite in one run only)" in capsys.readouterr().out
+    (result,) = compare_runs(lossy, lossless)
+    assert result.infinitely_better == 1 and result.improved and not result.regressed
+    distance = write_run(tmp_path / "d", {"lmd": np.array([1.0, 2.0])}, {"lmd": False})
+    diverged = write_run(tmp_path / "d2", {"lmd": np.array([1.0, inf])}, {"lmd": False})
+    assert compare_runs(distance, diverged)[0].infinitely_worse == 1  # lower is better: +inf is the worse side
+    nothing = write_run(tmp_path / "n", {"psnr": np.array([math.nan, 30.0])}, {"psnr": True})
+    other = write_run(tmp_path / "o", {"psnr": np.array([30.0, math.nan])}, {"psnr": True})
+    assert main(["compare", str(nothing), str(other)]) == 1  # lost u1
+    assert main(["compare", str(write_run(tmp_path / "e", {"psnr": np.array([math.nan])}, {"psnr": True})), str(other)]) == 0
+    assert "not compared: no video has a value in both runs" in capsys.readouterr().out
 
 
 def test_runs_scored_differently_are_not_compared(runs, capsys):

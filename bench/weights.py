@@ -246,13 +246,17 @@ def file_hash(name: str) -> str:
     return _HASHES[key]
 
 
-def _check(entry: WeightFile, file: Path, digest: str) -> None:
-    """Raise :class:`WeightsChecksumError` if ``file`` (with ``digest``) is not the recorded file."""
+def _check(entry: WeightFile, file: Path, digest: str, origin: str | Path | None = None) -> None:
+    """Raise :class:`WeightsChecksumError` if ``file`` (with ``digest``) is not the recorded file.
+
+    ``origin`` names the file in the message when ``file`` is a temporary copy of it (a download or an import).
+    """
     size = file.stat().st_size
+    shown = origin or file
     if entry.size is not None and size != entry.size:
-        raise WeightsChecksumError(f"{file}: {size} bytes, expected {entry.size} for {entry.name}")
+        raise WeightsChecksumError(f"{shown}: {size} bytes, expected {entry.size} for {entry.name}")
     if entry.sha256 is not None and digest != entry.sha256:
-        raise WeightsChecksumError(f"{file}: SHA-256 {digest}, expected {entry.sha256} for {entry.name}")
+        raise WeightsChecksumError(f"{shown}: SHA-256 {digest}, expected {entry.sha256} for {entry.name}")
 
 
 def verify(name: str) -> bool:
@@ -285,8 +289,8 @@ def _refuse_unverified(entry: WeightFile, allow_unverified: bool) -> None:
         )
 
 
-def _install(entry: WeightFile, source_stream: Any, total: int | None, progress: bool) -> Path:
-    """Stream into a temporary file beside the target, check it, rename it into place."""
+def _install(entry: WeightFile, source_stream: Any, total: int | None, progress: bool, origin: str | Path) -> Path:
+    """Stream ``origin``'s bytes into a temporary file beside the target, check them, rename the file into place."""
     target = weights_dir() / entry.filename
     with atomic_path(target) as tmp:
         digest = hashlib.sha256()
@@ -301,7 +305,7 @@ def _install(entry: WeightFile, source_stream: Any, total: int | None, progress:
                     print(f"\r{entry.filename}: {shown}", end="", file=sys.stderr, flush=True)
         if progress:
             print(file=sys.stderr)
-        _check(entry, tmp, digest.hexdigest())
+        _check(entry, tmp, digest.hexdigest(), origin)
         if entry.sha256 is None:
             print(f"{entry.name}: unverified file, SHA-256 {digest.hexdigest()}", file=sys.stderr)
     return target
@@ -328,7 +332,7 @@ def fetch(name: str, progress: bool = True, *, allow_unverified: bool = False, t
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (URLs come from TABLE)
             length = response.headers.get("Content-Length") if hasattr(response, "headers") else None
-            return _install(entry, response, int(length) if length else None, progress)
+            return _install(entry, response, int(length) if length else None, progress, entry.url)
     except urllib.error.URLError as exc:
         raise OSError(
             f"{entry.name}: download of {entry.url} failed ({exc.reason}); download {entry.filename} by other means "
@@ -354,7 +358,7 @@ def import_from(directory: str | os.PathLike[str], *, allow_unverified: bool = F
             print(f"{entry.name}: skipped {found[0]} (no SHA-256 recorded; use --allow-unverified)", file=sys.stderr)
             continue
         with open(found[0], "rb") as source:
-            _install(entry, source, None, progress=False)
+            _install(entry, source, None, False, found[0])
         imported.append(entry.name)
     return imported
 

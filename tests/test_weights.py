@@ -87,7 +87,7 @@ def test_fetch_over_http_is_checked_and_atomic(wdir: Path, server: str, monkeypa
 
 def test_checksum_mismatch_leaves_nothing(wdir: Path, server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _entry(monkeypatch, f"{server}/model.bin", sha256="0" * 64)
-    with pytest.raises(weights.WeightsChecksumError, match="expected 0000"):
+    with pytest.raises(weights.WeightsChecksumError, match=f"^{server}/model.bin: SHA-256 .* expected 0000"):
         weights.fetch("syncnet-v2", progress=False)
     assert list(wdir.iterdir()) == []
     _entry(monkeypatch, f"{server}/model.bin", size=len(PAYLOAD) + 1)
@@ -148,7 +148,7 @@ def test_import_from_directory_via_cli(wdir: Path, tmp_path: Path, monkeypatch: 
     (hand / "syncnet_v2.model").write_bytes(PAYLOAD + b"!")
     _entry(monkeypatch, None, size=None)
     assert main(["weights", "fetch", "--from", str(tmp_path / "hand")]) == 2  # checksum error, reported
-    assert "SHA-256" in capsys.readouterr().err
+    assert f"{hand / 'syncnet_v2.model'}: SHA-256 " in capsys.readouterr().err  # the file given, not a temporary copy
     assert (wdir / "syncnet_v2.model").read_bytes() == PAYLOAD  # the good file was not replaced
 
 

@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader never sees a half-written result."""
+"""Atomic file writes (a reader never sees a half-written result) and checked reads of the files they write."""
 
 from __future__ import annotations
 
@@ -36,6 +36,18 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
     """Write ``data`` as indented JSON to ``path`` atomically."""
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """The JSON in ``path``.
+
+    Raises:
+        ValueError: the file is not valid JSON (damaged, cut off, or not written by talkbench), naming it.
+    """
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc}); the file is damaged or was cut off") from exc
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:

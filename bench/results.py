@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from bench.io import atomic_path, write_json_atomic
+from bench.io import atomic_path, read_json, write_json_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,7 +97,7 @@ class RunStore:
         if config_path.exists():
             if not resume:
                 raise ValueError(f"{self.directory}: already holds a run; pass --resume to continue it or use a new --out")
-            before, now = _comparable(json.loads(config_path.read_text())), _comparable(config)
+            before, now = _comparable(read_json(config_path)), _comparable(config)
             if before != now:
                 changed = "; ".join(differing(before, now, sorted(set(before) | set(now))))
                 raise ValueError(f"{config_path}: the run there used another configuration (then vs now: {changed}); "
@@ -188,7 +188,7 @@ def load_run(directory: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.Data
     for path in (summary_path, table_path):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: missing; is {directory} a finished talkbench run?")
-    summary = json.loads(summary_path.read_text())
+    summary = read_json(summary_path)
     table = pd.read_csv(table_path, keep_default_na=False, na_values=["", "nan", "NaN"], dtype={"video": str, "speaker": str})
     return summary, table
 
@@ -209,7 +209,7 @@ def scoring_differences(run_a: Path, run_b: Path, metrics: set[str]) -> list[str
     paths = (run_a / "config.json", run_b / "config.json")
     if not all(path.is_file() for path in paths):
         return []
-    config_a, config_b = (json.loads(path.read_text()) for path in paths)
+    config_a, config_b = (read_json(path) for path in paths)
     shared = sorted(metrics)
     options_a, options_b = ({m: (c.get("metric_options") or {}).get(m, {}) for m in shared} for c in (config_a, config_b))
     return differing(config_a, config_b, SCORING_SETTINGS) + differing(options_a, options_b, shared, " options")

@@ -33,7 +33,7 @@ from bench.availability import unavailable_metrics
 from bench.checkpoints import CHECKPOINT_DIR, CheckpointError, shipped_checkpoint
 from bench.devices import check_device
 from bench.evaluate import EvalConfig, ItemSpec, evaluate
-from bench.io import write_json_atomic, write_text_atomic
+from bench.io import read_json, write_json_atomic, write_text_atomic
 from bench.leaderboard import build_leaderboard, write_all
 from bench.media import Clip, read_clip, write_clip
 
@@ -316,7 +316,7 @@ def _fit_or_load(
 
 def _read_origin(model_dir: Path) -> dict[str, Any]:
     path = model_dir / "origin.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return read_json(path) if path.is_file() else {}
 
 
 def _claim_origin(model_dir: Path, origin: dict[str, Any]) -> None:

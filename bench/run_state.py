@@ -5,7 +5,6 @@ torch and safetensors are imported only when there is set-level state to save or
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.io import atomic_path, write_json_atomic
+from bench.io import atomic_path, read_json, write_json_atomic
 from metrics import SetMetric
 
 if TYPE_CHECKING:
@@ -59,7 +58,7 @@ class SetCheckpoint:
             return set()
         from safetensors.torch import load_file
 
-        index = json.loads(self.index_path.read_text())
+        index = read_json(self.index_path)
         tensors = load_file(str(self.tensors_path))
         for name, metric in self.set_metrics.items():
             prefix = f"{name}/"

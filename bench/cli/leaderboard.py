@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``leaderboard`` command."""
     p = sub.add_parser("leaderboard", help="build Markdown/CSV/LaTeX/HTML tables for a protocol from stored runs")
     p.add_argument("runs", nargs="+", type=Path, help="run directories, or folders searched for them")
-    p.add_argument("--protocol", required=True, help="protocol id; runs of other protocols are left out")
+    p.add_argument("--protocol", required=True,
+                   help="protocol id; runs of other protocols are left out ('none': the runs evaluated without one)")
     p.add_argument("--out", required=True, type=Path, help="output stem: writes STEM.md, STEM.csv, STEM.tex, STEM.html")
     p.add_argument("--published", type=Path, default=DEFAULT_PUBLISHED, help="reported numbers (TOML) shown beside")
     p.add_argument("--formats", help="comma-separated subset of md,csv,tex,html (default all)")
@@ -36,12 +37,16 @@ def find_runs(paths: list[Path]) -> list[Path]:
 def run_leaderboard(args: argparse.Namespace) -> int:
     """Handler of ``talkbench leaderboard``."""
     from bench.leaderboard import build_leaderboard, write_all
+    from bench.leaderboard.model import run_protocols
     from bench.leaderboard.render import FORMATS
 
     order = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
-    board = build_leaderboard(args.protocol, find_runs(args.runs), args.published, order)
+    runs = find_runs(args.runs)
+    board = build_leaderboard(args.protocol, runs, args.published, order)
     if not board.rows:
-        raise ValueError(f"no run or published row for protocol {args.protocol!r}")
+        found = ", ".join(f"{p} ({n} run{'s' if n > 1 else ''})" for p, n in sorted(run_protocols(runs).items()))
+        raise ValueError(f"no run or published row for protocol {args.protocol!r}; the runs found are for: {found}; "
+                         "pass one of these ids ('none' takes the runs evaluated without --protocol)")  # fmt: skip
     formats = tuple(f.strip() for f in (args.formats or ",".join(FORMATS)).split(",") if f.strip())
     for path in write_all(board, args.out, formats):
         print(f"wrote {path}")

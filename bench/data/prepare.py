@@ -38,7 +38,7 @@ import numpy as np
 
 from bench.cache import cache_dir, cache_key
 from bench.data.records import UtteranceRecord, thaw
-from bench.io import write_json_atomic, write_text_atomic
+from bench.io import read_json, write_json_atomic, write_text_atomic
 from bench.media import Clip, MediaError, read_clip, write_clip
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def prepare_clip(record: UtteranceRecord, protocol: Protocol) -> Clip:
     meta_path, clip_path = folder / "meta.json", folder / "clip.mkv"
     if meta_path.is_file() and clip_path.is_file():
         cached = read_clip(clip_path, fps=None, sample_rate=None, require_audio=True)
-        cached.meta.update(json.loads(meta_path.read_text()), path=str(clip_path))
+        cached.meta.update(read_json(meta_path), path=str(clip_path))
         return cached
     clip = _process(record, protocol)
     write_clip(clip_path, clip)

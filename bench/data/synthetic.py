@@ -37,7 +37,7 @@ from bench.cache import cache_dir, cache_key
 from bench.data import synth_motion as motion
 from bench.data.synth_face import face_template, make_identity
 from bench.data.synth_speech import GRID_GRAMMAR, SAMPLE_RATE, Voice, random_sentence, synthesize_sentence
-from bench.io import write_json_atomic, write_text_atomic
+from bench.io import read_json, write_json_atomic, write_text_atomic
 from bench.media import Clip
 
 DATASET = "synthgrid"
@@ -344,7 +344,7 @@ def load_corpus(root: str | os.PathLike[str]) -> Corpus:
     for path in (manifest, settings):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: not found; create the corpus with `talkbench data synth --out {root}`")
-    info = json.loads(settings.read_text())
+    info = read_json(settings)
     config = SynthConfig(**{k: info[k] for k in ("speakers", "sentences", "seed", "size", "duration", "fps")})
     with open(manifest, newline="") as f:
         reader = csv.DictReader(f)
@@ -381,7 +381,7 @@ def load_clip(record: SynthRecord) -> Clip:
     from bench.media import read_clip
 
     clip = read_clip(record.path, fps=None, sample_rate=None, require_audio=True)
-    truth = json.loads(record.truth_path.read_text())
+    truth = read_json(record.truth_path)
     landmarks = np.load(record.landmarks_path)
     if landmarks.shape != (clip.num_frames, 68, 2):
         raise ValueError(f"{record.landmarks_path}: landmarks {landmarks.shape} do not match {clip.num_frames} frames")

@@ -6,7 +6,6 @@ directories (``summary.json`` + ``config.json``); reported rows from ``leaderboa
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import metrics
+from bench.io import read_json
 from bench.results import scoring_differences
 
 try:
@@ -126,8 +126,8 @@ def direction(metric: str, fallback: bool | None = None) -> bool | None:
 
 def run_row(directory: Path) -> tuple[str | None, Row, dict[str, bool | None]]:
     """A reproduced row from a run directory: its protocol id, the row, and the directions the run recorded."""
-    summary = json.loads((directory / "summary.json").read_text())
-    config = json.loads((directory / "config.json").read_text())
+    summary = read_json(directory / "summary.json")
+    config = read_json(directory / "config.json")
     method = config.get("label") or directory.name
     cells: dict[str, Cell] = {}
     directions: dict[str, bool | None] = {}
@@ -162,6 +162,9 @@ def published_rows(path: Path, protocol: str) -> list[Row]:
     return rows
 
 
+NO_PROTOCOL = "none"  # the id that tabulates runs evaluated without --protocol (scored alike, as any table's runs)
+
+
 def build_leaderboard(
     protocol: str,
     run_dirs: Iterable[Path],
@@ -169,6 +172,8 @@ def build_leaderboard(
     metric_order: Sequence[str] | None = None,
 ) -> Leaderboard:
     """The table for ``protocol`` from the runs that name it (others are ignored) and the published rows.
+
+    ``protocol`` :data:`NO_PROTOCOL` (``"none"``) takes the runs evaluated without a protocol (``--metrics`` only).
 
     Raises:
         ValueError: two of the runs were scored differently although they name the same protocol (two ``+custom``
@@ -180,7 +185,7 @@ def build_leaderboard(
     first: tuple[Path, Row] | None = None
     for directory in map(Path, run_dirs):
         run_protocol, row, directions = run_row(directory)
-        if run_protocol != protocol:
+        if (run_protocol or NO_PROTOCOL) != protocol:
             continue
         if first is None:
             first = directory, row
@@ -199,6 +204,15 @@ def build_leaderboard(
     names += sorted(present - set(names))
     columns = [Column(m, direction(m, recorded.get(m))) for m in names]
     return Leaderboard(protocol, columns, rows)
+
+
+def run_protocols(run_dirs: Iterable[Path]) -> dict[str, int]:
+    """How many of the runs each protocol id has (:data:`NO_PROTOCOL` for runs evaluated without one)."""
+    counts: dict[str, int] = {}
+    for directory in run_dirs:
+        protocol = (read_json(Path(directory) / "summary.json").get("protocol") or {}).get("id") or NO_PROTOCOL
+        counts[protocol] = counts.get(protocol, 0) + 1
+    return counts
 
 
 def _check_unique(rows: Sequence[Row], protocol: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
+from bench.cli.leaderboard import find_runs
 from bench.leaderboard import build_leaderboard, render
 
 
@@ -100,8 +101,22 @@ def test_cli_writes_all_formats(runs, published, tmp_path, capsys):
                  "--published", str(published)]) == 0  # fmt: skip
     for ext in ("md", "csv", "tex", "html"):
         assert (tmp_path / "out" / f"board.{ext}").stat().st_size > 0
-    assert main(["leaderboard", str(tmp_path / "runs"), "--protocol", "none-v9", "--out", str(stem)]) == 2
-    assert "no run or published row" in capsys.readouterr().err
+    assert main(["leaderboard", str(tmp_path / "runs"), "--protocol", "p-v9", "--out", str(stem)]) == 2
+    assert ("no run or published row for protocol 'p-v9'; the runs found are for: p-v1 (3 runs), q-v1 (1 run); pass one "
+            "of these ids ('none' takes the runs evaluated without --protocol)") in capsys.readouterr().err  # fmt: skip
+
+
+def test_runs_evaluated_without_a_protocol_share_the_table_none(tmp_path, toy_metrics):
+    """`talkbench evaluate --metrics ...` stamps no protocol: such runs are tabulated with `--protocol none`."""
+    runs = [fake_run(tmp_path / "r", name, "", mad, 1.0) for name, mad in (("mine", 1.0), ("theirs", 2.0))]
+    for directory in runs:
+        summary = json.loads((directory / "summary.json").read_text())
+        (directory / "summary.json").write_text(json.dumps({**summary, "protocol": None}))
+    fake_run(tmp_path / "r", "stamped", "p-v1", 0.5, 1.0)
+    board = build_leaderboard("none", find_runs([tmp_path / "r"]))
+    assert [r.method for r in board.rows] == ["mine", "theirs"] and board.ranks("test-mad") == {"mine": 1, "theirs": 2}
+    assert main(["leaderboard", str(tmp_path / "r"), "--protocol", "none", "--out", str(tmp_path / "b")]) == 0
+    assert "| mine | **1.000** | 1.000 |" in (tmp_path / "b.md").read_text()
 
 
 def test_values_on_fewer_videos_than_the_run_are_marked_with_a_footnote(tmp_path, toy_metrics):

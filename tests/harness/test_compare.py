@@ -160,3 +160,15 @@ def test_pytest_plugin_fails_on_regression(runs, pytester):
     result = pytester.runpytest("-p", "bench.pytest_plugin", "--talkbench-baseline", str(a), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*talkbench regression in psnr*"])
+
+
+def test_a_damaged_run_file_is_named(runs, capsys):
+    """A summary.json cut off by a full disk or a copy must be named, not reported as a bare JSON parser message."""
+    a, b = runs
+    text = (b / "summary.json").read_text()
+    (b / "summary.json").write_text(text[: len(text) // 2])
+    with pytest.raises(ValueError, match=r"summary.json: not valid JSON \(.*\); the file is damaged or was cut off"):
+        compare_runs(a, b)
+    assert main(["compare", str(a), str(b)]) == 2
+    assert f"{b / 'summary.json'}: not valid JSON" in capsys.readouterr().err
+    assert main(["leaderboard", str(b.parent), "--protocol", "none", "--out", str(b.parent / "board")]) == 2

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from bench.audio import num_video_frames
+from bench.audio import check_peak, num_video_frames
 from bench.devices import check_device
 from bench.io import atomic_path, write_json_atomic
 from bench.media import Clip
@@ -140,7 +140,7 @@ def check_identity(identity: np.ndarray, who: str) -> np.ndarray:
 
 
 def check_driving_audio(audio: np.ndarray, sample_rate: int, fps: float, who: str) -> tuple[np.ndarray, int]:
-    """Validate driving audio (mono float, finite) and return it as float32 with its frame count at ``fps``."""
+    """Validate driving audio (mono float, finite, scaled) and return it as float32 with its frame count at ``fps``."""
     samples = np.asarray(audio)
     if samples.ndim != 1 or not np.issubdtype(samples.dtype, np.floating):
         raise ValueError(f"{who}: driving audio must be mono float samples [N], got {samples.dtype} {samples.shape}")
@@ -148,6 +148,7 @@ def check_driving_audio(audio: np.ndarray, sample_rate: int, fps: float, who: st
         raise ValueError(f"{who}: sample_rate must be a positive integer, got {sample_rate!r}")
     if not np.all(np.isfinite(samples)):
         raise ValueError(f"{who}: driving audio contains NaN or inf")
+    check_peak(samples, f"{who}: driving audio")
     frames = frame_count(samples.size, int(sample_rate), fps)
     if frames < 1:
         raise ValueError(f"{who}: driving audio of {samples.size} samples is shorter than one frame at {fps} fps")

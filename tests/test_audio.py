@@ -167,6 +167,7 @@ BAD_AUDIO = [
     (np.array([0.0] * 900 + [np.nan] + [0.0] * 99, np.float32), "non-finite"),
     (np.array([0.0] * 900 + [np.inf] + [0.0] * 99), "non-finite"),
     (np.zeros(1000, np.int16), "float samples"),
+    (np.full(1000, -3276.8, np.float32), r"peaks at 3276.8, far outside \[-1, 1\]: integer PCM cast to float"),
 ]
 FEATURES = {
     "wav2lip_mel": lambda a, sr=SR: A.wav2lip_mel(a, sr),

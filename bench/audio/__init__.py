@@ -20,7 +20,7 @@ loudness envelope         loudness_envelope                      band RMS per vi
 
 from __future__ import annotations
 
-from bench.audio._checks import frame_to_sample, num_video_frames, resample
+from bench.audio._checks import check_peak, frame_to_sample, num_video_frames, resample
 from bench.audio.loudness import loudness_envelope
 from bench.audio.mfcc import (
     atnet_mfcc_windows,
@@ -36,6 +36,7 @@ from bench.audio.wav2lip import mel_start_index, wav2lip_mel, wav2lip_mel_window
 
 __all__ = [
     "atnet_mfcc_windows",
+    "check_peak",
     "frame_to_sample",
     "loudness_envelope",
     "mel_start_index",

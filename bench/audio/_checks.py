@@ -41,6 +41,17 @@ def check_count(value: int, what: str, minimum: int = 1) -> int:
     return int(value)
 
 
+MAX_PEAK = 4.0  # 12 dB over full scale: float audio beyond it is integer PCM that was never scaled (peaks in the 1000s)
+
+
+def check_peak(samples: np.ndarray, what: str = "audio") -> None:
+    """Raise ValueError if float ``samples`` peak above :data:`MAX_PEAK`: int16 PCM cast to float, not divided."""
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    if peak > MAX_PEAK:
+        raise ValueError(f"{what} peaks at {peak:.6g}, far outside [-1, 1]: integer PCM cast to float without scaling? "
+                         "(divide int16 PCM by 32768)")  # fmt: skip
+
+
 def check_audio(audio: np.ndarray, min_samples: int = 1, what: str = "audio") -> np.ndarray:
     """Validate mono float audio and return it as float64 (the precision the references compute in).
 
@@ -50,7 +61,8 @@ def check_audio(audio: np.ndarray, min_samples: int = 1, what: str = "audio") ->
         what: how to name the input in error messages.
 
     Raises:
-        ValueError: not a 1-D float array, empty, shorter than ``min_samples``, or containing NaN/inf.
+        ValueError: not a 1-D float array, empty, shorter than ``min_samples``, containing NaN/inf, or peaking far
+            outside [-1, 1] (:func:`check_peak`).
     """
     arr = np.asarray(audio)
     if arr.ndim != 1:
@@ -63,6 +75,7 @@ def check_audio(audio: np.ndarray, min_samples: int = 1, what: str = "audio") ->
         raise ValueError(f"{what} has {arr.size} samples, fewer than the {min_samples} one analysis window needs")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{what} contains {int(np.sum(~np.isfinite(arr)))} non-finite samples (NaN or inf)")
+    check_peak(arr, what)
     return arr.astype(np.float64, copy=False)
 
 

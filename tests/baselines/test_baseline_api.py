@@ -34,6 +34,8 @@ def test_driving_audio_checks():
         check_driving_audio(np.full(1000, np.nan, np.float32), 16000, 25.0, "x")
     with pytest.raises(ValueError, match="shorter than one frame"):
         check_driving_audio(np.zeros(100, np.float32), 16000, 25.0, "x")
+    with pytest.raises(ValueError, match=r"x: driving audio peaks at 1000, far outside \[-1, 1\]"):
+        check_driving_audio(np.full(16000, 1000.0, np.float32), 16000, 25.0, "x")
     with pytest.raises(ValueError, match="digital silence"):
         check_driving_audio(np.zeros(16000, np.float32), 16000, 25.0, "x")
     with pytest.raises(ValueError, match="uint8"):

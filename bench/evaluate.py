@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import metrics as metric_registry
+from bench.data.folder import VIDEO_SUFFIXES
 from bench.distributed import World, barrier, gather_objects, reduce_set_metrics
 from bench.media import Clip, MediaError, read_clip
 from bench.results import RunStore, Status, VideoRow, journal_name
@@ -23,8 +24,6 @@ from metrics import Item, Kind, Metric, MetricError, Need, Score, SetMetric
 
 if TYPE_CHECKING:
     from bench.protocols import Protocol
-
-VIDEO_SUFFIXES = (".mp4", ".mpg", ".mpeg", ".avi", ".mkv", ".mov", ".webm")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from bench.data.datasets import Adapter
 from bench.data.records import UtteranceRecord, safe_id, unique_ids
 
 DATASET = "folder"
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".mpg", ".mpeg", ".webm")
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".mpg", ".mpeg", ".webm")  # also what `talkbench evaluate` pairs
 TRANSCRIPTS = "transcripts.tsv"
 
 

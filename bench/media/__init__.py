@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 from bench.media.clip import Clip, MediaError
+from bench.media.io import probe, read_clip, write_clip
 
-__all__ = ["Clip", "MediaError"]
-
-try:  # the reader/writer module is added by the media I/O work; Clip works without it
-    from bench.media.io import probe, read_clip, write_clip  # noqa: F401
-
-    __all__ += ["probe", "read_clip", "write_clip"]
-except ModuleNotFoundError as exc:  # pragma: no cover - only while io.py does not exist
-    if exc.name != "bench.media.io":
-        raise
+__all__ = ["Clip", "MediaError", "probe", "read_clip", "write_clip"]

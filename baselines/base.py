@@ -30,6 +30,11 @@ from bench.io import atomic_path, write_json_atomic
 from bench.media import Clip
 
 
+def _finite_number(value: Any) -> bool:
+    """Whether ``value`` is a finite int or float (not a bool, a string or NaN), as a config file may hold anything."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
 @dataclass(frozen=True)
 class Budget:
     """How long ``fit`` or ``adapt`` may run: a step count, a time limit, or both (whichever ends first)."""
@@ -40,9 +45,9 @@ class Budget:
     def __post_init__(self) -> None:
         if self.steps is None and self.seconds is None:
             raise ValueError("a budget needs steps or seconds")
-        if self.steps is not None and (isinstance(self.steps, bool) or int(self.steps) != self.steps or self.steps < 0):
+        if self.steps is not None and not (_finite_number(self.steps) and self.steps >= 0 and int(self.steps) == self.steps):
             raise ValueError(f"budget steps must be a non-negative integer, got {self.steps!r}")
-        if self.seconds is not None and not (np.isfinite(self.seconds) and self.seconds >= 0):
+        if self.seconds is not None and not (_finite_number(self.seconds) and self.seconds >= 0):
             raise ValueError(f"budget seconds must be a non-negative number, got {self.seconds!r}")
 
     def share(self, fraction: float) -> Budget:

@@ -205,6 +205,13 @@ def failed_row(spec: ItemSpec, metric_names: Iterable[str], reason: str) -> Vide
     return VideoRow(spec.video, "failed", reason, spec.speaker, {n: math.nan for n in names}, {n: 0 for n in names})
 
 
+def check_seed(seed: Any) -> int:
+    """``seed`` if it is an integer >= 0 (what numpy's generators take), else ValueError."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    return seed
+
+
 @dataclass
 class EvalConfig:
     """Options of one evaluation run (recorded in ``config.json``); build it from a protocol with :meth:`from_protocol`.
@@ -238,6 +245,16 @@ class EvalConfig:
     length_policy: str = "none"
     aggregation: str = "mean-over-videos"
     overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse a setting that would fail only after every video was scored (the seed feeds the summary)."""
+        from bench.protocols import AGGREGATIONS, LENGTH_POLICIES
+
+        check_seed(self.seed)
+        if self.length_policy not in LENGTH_POLICIES:
+            raise ValueError(f"unknown length policy {self.length_policy!r}; choose {', '.join(LENGTH_POLICIES)}")
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"unknown aggregation {self.aggregation!r}; choose {', '.join(AGGREGATIONS)}")
 
     @classmethod
     def from_protocol(

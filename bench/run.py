@@ -32,10 +32,11 @@ from baselines import Baseline, Budget
 from bench.availability import unavailable_metrics
 from bench.checkpoints import CHECKPOINT_DIR, CheckpointError, shipped_checkpoint
 from bench.devices import check_device
-from bench.evaluate import EvalConfig, ItemSpec, evaluate
+from bench.evaluate import EvalConfig, ItemSpec, check_seed, evaluate
 from bench.io import read_json, write_json_atomic, write_text_atomic
 from bench.leaderboard import build_leaderboard, write_all
 from bench.media import Clip, read_clip, write_clip
+from bench.threaded import check_threads
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +109,21 @@ def load_config(path: str | Path) -> BenchmarkConfig:
     methods = [MethodSpec(**{"fit_seconds": None, "adapt_seconds": None, **m}) for m in data.get("method", [])]
     if not methods:
         raise ValueError(f"{path}: lists no [[method]]")
-    for method in methods:  # a typo in a preset or an option fails now, not after the methods before it have run
+    try:
+        check_seed(bench.get("seed", 0))
+        if bench.get("threads") is not None:
+            check_threads(bench["threads"], workers=1)
+    except ValueError as exc:
+        raise ValueError(f"{path}: [benchmark] {exc}") from None
+    for method in methods:  # a typo in a preset, an option or a budget fails now, not after the methods before it ran
         try:
             method_class: type[baselines.Baseline] = baselines.REGISTRY.entry(method.name).resolve()
             method_class.check_config(method.preset, method.options)
+            for stage in ("fit", "adapt"):
+                try:
+                    baselines.Budget(steps=getattr(method, f"{stage}_steps"), seconds=getattr(method, f"{stage}_seconds"))
+                except ValueError as exc:
+                    raise ValueError(f"{stage}_steps / {stage}_seconds: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:
             message = str(exc.args[0] if exc.args else exc).removeprefix(f"{method.name}: ")
             raise ValueError(f"{path}: [[method]] {method.row}: {message}") from None

@@ -86,8 +86,8 @@ def one_thread_libraries() -> Callable[[], None]:
 
 def check_threads(threads: int, workers: int) -> None:
     """``ValueError`` for a thread count below 1, or threads on top of worker processes (they would compete)."""
-    if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an integer of at least 1, got {threads!r}")
     if threads > 1 and workers > 1:
         raise ValueError(f"--threads {threads} with --workers {workers}: the worker processes are the parallelism; "
                          "pass one of them")  # fmt: skip

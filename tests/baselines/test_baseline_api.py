@@ -49,6 +49,9 @@ def test_budget_validation_and_shares():
         Budget()
     with pytest.raises(ValueError, match="non-negative"):
         Budget(steps=-1)
+    for steps, seconds in ((2.5, None), ("5", None), (float("inf"), None), (True, None), (None, "30"), (None, float("nan"))):
+        with pytest.raises(ValueError, match=r"budget (steps|seconds) must be a non-negative"):
+            Budget(steps=steps, seconds=seconds)
     assert Budget(steps=10).share(0.3) == Budget(steps=3)
     assert Budget(steps=10, seconds=60.0).share(0.25) == Budget(steps=2, seconds=15.0)  # round(2.5) == 2
     assert Budget(steps=1).share(0.1) == Budget(steps=1)  # a stage given a share gets at least one step

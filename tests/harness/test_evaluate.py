@@ -227,3 +227,16 @@ def test_per_speaker_breakdown_from_subfolders(toy_metrics, tmp_path):
     assert summary["per_speaker"]["s1"]["test-mad"]["n"] == 2 and summary["per_speaker"]["s2"]["test-mad"]["n"] == 1
     table = pd.read_csv(tmp_path / "run" / "per_video.csv")
     assert list(table["speaker"]) == ["s1", "s1", "s2"]
+
+
+def test_a_setting_that_would_fail_after_scoring_is_refused_before(toy_metrics, toy_dirs, tmp_path, capsys):
+    """The seed feeds only the summary's bootstrap: a negative one used to fail after every video was scored."""
+    gen, ref = toy_dirs
+    out = tmp_path / "run"
+    assert main(["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", "test-mad", "--seed", "-1",
+                 "--out", str(out), "--no-progress"]) == 2  # fmt: skip
+    assert "seed must be a non-negative integer, got -1" in capsys.readouterr().err and not out.exists()
+    with pytest.raises(ValueError, match="unknown aggregation 'mean'; choose mean-over-videos, mean-over-speakers"):
+        EvalConfig(metrics=["test-mad"], aggregation="mean")
+    with pytest.raises(ValueError, match="unknown length policy 'audio'; choose video, min, none"):
+        EvalConfig(metrics=["test-mad"], length_policy="audio")

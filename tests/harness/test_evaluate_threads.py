@@ -265,7 +265,7 @@ def test_thread_count_checks(toy_dirs, tmp_path, monkeypatch, capsys) -> None:
     assert main([*args, "--threads", "2", "--workers", "2"]) == 2
     assert "--threads 2 with --workers 2: the worker processes are the parallelism" in capsys.readouterr().err
     assert main([*args, "--threads", "0"]) == 2
-    assert "threads must be at least 1, got 0" in capsys.readouterr().err
+    assert "threads must be an integer of at least 1, got 0" in capsys.readouterr().err
     if hasattr(bench.threaded.os, "sched_getaffinity"):
         monkeypatch.setattr(bench.threaded.os, "sched_getaffinity", lambda pid: {0, 1, 2})
         assert default_threads() == 3

@@ -128,6 +128,14 @@ def test_run_names_rows_with_videos_not_fully_scored(benchmark_config, capsys):
          "[[method]] big: unknown preset 'huge'; presets: paper, tiny"),
         ('[benchmark]\nprotocol = "synthgrid-demo"\n[[method]]\nname = "speech2vid"\noptions = { colour = 1 }\n',
          "[[method]] speech2vid: unknown config option(s) colour; options: "),
+        ('[benchmark]\nprotocol = "synthgrid-demo"\nseed = -1\n[[method]]\nname = "static_frame"\n',
+         "[benchmark] seed must be a non-negative integer, got -1"),
+        ('[benchmark]\nprotocol = "synthgrid-demo"\nthreads = "2"\n[[method]]\nname = "static_frame"\n',
+         "[benchmark] threads must be an integer of at least 1, got '2'"),
+        ('[benchmark]\nprotocol = "synthgrid-demo"\n[[method]]\nname = "static_frame"\n[[method]]\nname = "wav2lip"\n'
+         'fit_steps = -5\n', "[[method]] wav2lip: fit_steps / fit_seconds: budget steps must be a non-negative integer, got -5"),
+        ('[benchmark]\nprotocol = "synthgrid-demo"\n[[method]]\nname = "wav2lip"\nadapt_seconds = "30"\n',
+         "[[method]] wav2lip: adapt_steps / adapt_seconds: budget seconds must be a non-negative number, got '30'"),
     ],
 )  # fmt: skip
 def test_config_mistakes_are_named_before_anything_runs(tmp_path, extra, message):

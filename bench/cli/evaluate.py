@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", help="protocol id (e.g. grid-speaker-independent-v1): fps, rates, crop, length policy, "
                    "metrics, aggregation; overrides that move numbers stamp results <id>+custom")
     p.add_argument("--metrics", help="comma-separated metric names (default: the protocol's list)")
-    p.add_argument("--transcripts", type=Path, help="TSV or CSV of utterance_id and transcript, for lip-reading metrics")
+    p.add_argument("--transcripts", type=Path,
+                   help="TSV (CSV if named .csv) of utterance_id and transcript, for lip-reading metrics")
     p.add_argument("--metric-options", help='JSON of per-metric options, e.g. {"ssim": {"region": "face"}}')
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--seed", type=int, default=0, help="seed of bootstraps and sampled statistics")
@@ -147,6 +148,10 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
         config = EvalConfig(metrics=metric_list or [], device=args.device, seed=args.seed, metric_options=options or {})
     if not config.metrics:
         raise ValueError("no metrics: pass --metrics a,b or a --protocol that lists them")
+    unused = [name for name in options or {} if name not in config.metrics]
+    if unused:  # options for a metric not evaluated were dropped without a word
+        raise ValueError(f"--metric-options names {', '.join(unused)}, not among the metrics of this run "
+                         f"({', '.join(config.metrics)})")  # fmt: skip
     _check_available(config.metrics)
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
     specs = pair_directories(args.generated, args.reference, transcripts)
@@ -231,16 +236,10 @@ def _check_available(names: list[str]) -> None:
 
 
 def read_transcripts(path: Path) -> dict[str, str]:
-    """Utterance id -> transcript from a TSV/CSV with columns ``utterance_id`` and ``transcript``."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such transcripts file")
-    with open(path, newline="") as f:
-        dialect = csv.Sniffer().sniff(f.read(4096), delimiters="\t,")
-        f.seek(0)
-        rows = list(csv.DictReader(f, dialect=dialect))
-    if not rows or not {"utterance_id", "transcript"} <= set(rows[0]):
-        raise ValueError(f"{path}: needs columns utterance_id and transcript")
-    return {row["utterance_id"]: row["transcript"] for row in rows}
+    """Utterance id -> transcript from a TSV (or ``.csv``) with columns ``utterance_id`` and ``transcript``."""
+    from bench.data.folder import read_transcripts as read_table
+
+    return {uid: row["transcript"] for uid, row in read_table(path).items()}
 
 
 def _fmt(value: float | None) -> str:

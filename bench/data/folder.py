@@ -23,16 +23,21 @@ TRANSCRIPTS = "transcripts.tsv"
 
 
 def read_transcripts(path: Path) -> dict[str, dict[str, str]]:
-    """Rows of ``transcripts.tsv`` by utterance id.
+    """Rows of a transcripts table by utterance id: tab-separated, or comma-separated for a ``.csv`` file.
 
     Raises:
+        FileNotFoundError: no such file.
         ValueError: columns missing or an id repeated, naming the file.
     """
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such transcripts file")
+    comma = path.suffix.lower() == ".csv"
     with open(path, newline="") as f:
-        reader = csv.DictReader(f, delimiter="\t")
+        reader = csv.DictReader(f, delimiter="," if comma else "\t")
         missing = {"utterance_id", "transcript"} - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"{path}: missing columns {sorted(missing)} (tab-separated, with a header row)")
+            kind = "comma-separated (.csv)" if comma else "tab-separated"
+            raise ValueError(f"{path}: missing columns {sorted(missing)} ({kind}, with a header row)")
         rows: dict[str, dict[str, str]] = {}
         for row in reader:
             uid = row["utterance_id"]

@@ -133,6 +133,7 @@ def test_cli_names_the_first_problems_and_counts_the_rest(toy_metrics, toy_dirs,
         ('{"test-mad": 1}', "--metric-options must map metric names to objects of options"),
         ('[{"test-mad": {}}]', "--metric-options must map metric names to objects of options"),
         ('{"test-mad": {"nope": 1}}', "metric options of 'test-mad': metric 'test-mad' has no option(s) nope; options: "),
+        ('{"test-mda": {}}', "--metric-options names test-mda, not among the metrics of this run (test-mad)"),
     ],
 )
 def test_cli_metric_options_mistakes_are_named(toy_metrics, toy_dirs, tmp_path, capsys, options, message):
@@ -240,3 +241,24 @@ def test_a_setting_that_would_fail_after_scoring_is_refused_before(toy_metrics, 
         EvalConfig(metrics=["test-mad"], aggregation="mean")
     with pytest.raises(ValueError, match="unknown length policy 'audio'; choose video, min, none"):
         EvalConfig(metrics=["test-mad"], length_policy="audio")
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".csv"])
+def test_cli_transcripts_reach_the_items_and_mistakes_are_named(toy_metrics, toy_dirs, tmp_path, capsys, suffix):
+    from bench.cli.evaluate import read_transcripts
+
+    sep = "," if suffix == ".csv" else "\t"
+    table = tmp_path / f"t{suffix}"
+    table.write_text(f"utterance_id{sep}transcript\nu0{sep}bin blue at f two now\nu1{sep}lay red\n")
+    assert read_transcripts(table) == {"u0": "bin blue at f two now", "u1": "lay red"}
+    specs = {s.video: s for s in pair_directories(*toy_dirs, read_transcripts(table))}
+    assert specs["u0"].transcript == "bin blue at f two now" and specs["u2"].transcript is None
+    table.write_text(f"utterance_id{sep}transcript\nu0{sep}bin\nu0{sep}lay\n")
+    gen, ref = toy_dirs
+    args = ["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", "test-mad", "--transcripts",
+            str(table), "--out", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
+    assert main(args) == 2
+    assert f"{table}: utterance 'u0' is listed twice" in capsys.readouterr().err
+    table.write_text("utterance_id;transcript\nu0;bin\n")
+    assert main(args) == 2
+    assert f"{table}: missing columns ['transcript', 'utterance_id'] (" in capsys.readouterr().err

@@ -28,6 +28,7 @@ from bench.audio import check_peak, num_video_frames
 from bench.devices import check_device
 from bench.io import atomic_path, write_json_atomic
 from bench.media import Clip
+from bench.seeds import check_seed
 
 
 def _finite_number(value: Any) -> bool:
@@ -182,7 +183,7 @@ class Baseline(ABC):
         self.check_config(preset, overrides)
         self.preset = preset
         self.device = torch.device(check_device(device))
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.generator = seed_everything(seed)
         options = {**self.PRESETS.get(preset, {}), **overrides}
         self.config: Any = self.Config(**options) if dataclasses.is_dataclass(self.Config) else None

@@ -19,6 +19,7 @@ from bench.data.folder import VIDEO_SUFFIXES
 from bench.distributed import World, barrier, gather_objects, reduce_set_metrics
 from bench.media import Clip, MediaError, read_clip
 from bench.results import RunStore, Status, VideoRow, journal_name
+from bench.seeds import check_seed
 from bench.stats import aggregate
 from metrics import Item, Kind, Metric, MetricError, Need, Score, SetMetric
 
@@ -203,13 +204,6 @@ def failed_row(spec: ItemSpec, metric_names: Iterable[str], reason: str) -> Vide
     """The row of a video that could not even be loaded: every metric NaN, one reason."""
     names = list(metric_names)
     return VideoRow(spec.video, "failed", reason, spec.speaker, {n: math.nan for n in names}, {n: 0 for n in names})
-
-
-def check_seed(seed: Any) -> int:
-    """``seed`` if it is an integer >= 0 (what numpy's generators take), else ValueError."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return seed
 
 
 @dataclass

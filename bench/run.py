@@ -32,10 +32,11 @@ from baselines import Baseline, Budget
 from bench.availability import unavailable_metrics
 from bench.checkpoints import CHECKPOINT_DIR, CheckpointError, shipped_checkpoint
 from bench.devices import check_device
-from bench.evaluate import EvalConfig, ItemSpec, check_seed, evaluate
+from bench.evaluate import EvalConfig, ItemSpec, evaluate
 from bench.io import read_json, write_json_atomic, write_text_atomic
 from bench.leaderboard import build_leaderboard, write_all
 from bench.media import Clip, read_clip, write_clip
+from bench.seeds import check_seed
 from bench.threaded import check_threads
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
 """DESIGN.md's layering, enforced from the imports of every module (function-level imports included).
 
 Ground floor: bench.media, bench.faces, bench.audio and the utilities they and the plugins share (bench.io,
-bench.cache, bench.weights, bench.registry, bench.helper_process, bench.devices); they import nothing of ours above
-them. metrics and baselines stand on the ground floor only, never on each other and never on the harness. The harness
+bench.cache, bench.weights, bench.registry, bench.helper_process, bench.devices, bench.seeds); they import nothing of
+ours above them. metrics and baselines stand on the ground floor only, never on each other and never on the harness. The harness
 (everything else in bench) may import anything.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 GROUND = (
     "bench.media", "bench.faces", "bench.audio", "bench.io", "bench.cache", "bench.weights", "bench.registry",
-    "bench.helper_process", "bench.devices",
+    "bench.helper_process", "bench.devices", "bench.seeds",
 )  # fmt: skip
 
 

@@ -215,6 +215,8 @@ def test_bad_settings_and_missing_corpus(tmp_path: Path) -> None:
         SynthConfig(speakers=0)
     with pytest.raises(ValueError, match="at least 64 pixels"):
         SynthConfig(size=32)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -4"):
+        SynthConfig(seed=-4)
     with pytest.raises(ValueError, match="outside 1 speakers x 1 sentences"):
         synthesize_clip(SynthConfig(speakers=1, sentences=1), 0, 1)
     with pytest.raises(FileNotFoundError, match="manifest.csv"):

@@ -39,6 +39,7 @@ from bench.data.synth_face import face_template, make_identity
 from bench.data.synth_speech import GRID_GRAMMAR, SAMPLE_RATE, Voice, random_sentence, synthesize_sentence
 from bench.io import read_json, write_json_atomic, write_text_atomic
 from bench.media import Clip
+from bench.seeds import check_seed
 
 DATASET = "synthgrid"
 VERSION = 3
@@ -68,6 +69,7 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         """Reject settings that cannot make a corpus."""
+        check_seed(self.seed)
         if self.speakers < 1 or self.sentences < 1:
             raise ValueError(f"synthgrid needs at least one speaker and sentence, got {self.speakers}x{self.sentences}")
         if self.size < 64:

@@ -23,6 +23,14 @@ def test_frame_count_is_whole_frames_of_audio(samples, rate, fps, expected):
     assert frame_count(samples, rate, fps) == expected == num_video_frames(samples, rate, fps)
 
 
+def test_a_bad_seed_is_refused_by_every_baseline():
+    import baselines
+
+    for name in ("static_frame", "speech2vid"):
+        with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+            baselines.create(name, preset="tiny" if name == "speech2vid" else None, seed=-1)
+
+
 def test_driving_audio_checks():
     samples, frames = check_driving_audio(np.full(16000, 0.1, np.float64), 16000, 25.0, "x")
     assert samples.dtype == np.float32 and frames == 25

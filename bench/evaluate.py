@@ -92,6 +92,8 @@ def _speaker(video: str) -> str:
 
 
 def _videos_by_id(directory: Path) -> dict[str, Path]:
+    if directory.is_file():
+        raise NotADirectoryError(f"{directory}: a file; give the folder of videos (named <utterance id>.<ext>)")
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no such directory")
     found: dict[str, Path] = {}

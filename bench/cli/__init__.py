@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return int(handler(args) or 0)
-    except (FileNotFoundError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError) as exc:  # a missing or unwritable file, a full disk, a bad value: one line
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"talkbench: error: {message}", file=sys.stderr)
         return 2

@@ -200,8 +200,9 @@ def test_cli_errors_are_clear(toy_metrics, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["evaluate", "--generated", str(tmp_path / "empty"), "--metrics", "tset-mad", "--out", str(tmp_path / "o")]) == 2
     assert "did you mean 'test-mad'" in capsys.readouterr().err
-    (tmp_path / "one.mkv").write_bytes(b"")
-    assert main(["evaluate", "--generated", str(tmp_path / "one.mkv"), "--metrics", "test-mad", "--out", str(tmp_path / "o")]) == 2
+    one = tmp_path / "one.mkv"
+    one.write_bytes(b"")
+    assert main(["evaluate", "--generated", str(one), "--metrics", "test-mad", "--out", str(tmp_path / "o")]) == 2
     assert f"{tmp_path / 'one.mkv'}: a file; give the folder of videos" in capsys.readouterr().err
 
 

@@ -43,7 +43,7 @@ def to_markdown(board: Leaderboard) -> str:
             text = _value(cell)
             rank = ranks[c.metric].get(row.key)
             cells.append(mark_incomplete(cell, f"**{text}**" if rank == 1 else f"<u>{text}</u>" if rank == 2 else text, r"\*"))
-        lines.append("| " + " | ".join([row.key, *cells]) + " |")
+        lines.append("| " + " | ".join([row.key.replace("|", r"\|"), *cells]) + " |")  # a | in a label ends the cell
     lines.append("")
     lines.append(f"Protocol `{board.protocol}`. Reproduced rows come from stored runs; reported rows are the papers' numbers.")
     note = board.coverage_note()
@@ -76,7 +76,10 @@ def _num(value: float) -> str:
     return "" if math.isnan(value) else repr(float(value))
 
 
-_TEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}"}
+_TEX_ESCAPES = {
+    "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
+}  # fmt: skip
 
 
 def _tex(text: str) -> str:

@@ -199,3 +199,13 @@ def test_infinite_values_render_and_rank(tmp_path, toy_metrics):
     assert "| same | <u>∞</u> |" in render(board, "md")
     assert "\\underline{$\\infty$}" in render(board, "tex")
     assert ">∞</td>" in render(board, "html")
+
+
+def test_labels_with_table_syntax_are_escaped(tmp_path, toy_metrics):
+    """A label is free text (a benchmark config's ``label``): it must not break the Markdown row or the LaTeX source."""
+    run = fake_run(tmp_path / "r", "x", "p-v1", 1.0, 1.0)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "label": "a|b_c~d^e\\f&g"}))
+    board = build_leaderboard("p-v1", [run])
+    assert "| a\\|b_c~d^e\\f&g | **1.000** | 1.000 |" in render(board, "md")  # moments has no direction
+    assert r"a|b\_c\textasciitilde{}d\textasciicircum{}e\textbackslash{}f\&g & " in render(board, "tex")

@@ -160,6 +160,8 @@ def test_cli_list_path_verify(wdir: Path, tmp_path: Path, monkeypatch: pytest.Mo
     for entry in weights.TABLE.values():
         assert entry.name in out and entry.filename in out
     assert re.search(r"syncnet-v2\s+no\s", out)
+    assert re.search(r"syncnet-v2 .* av-offset,lse-c,lse-d \(\+ variants\)\s+syncnet_v2.model\n", out)  # one line
+    assert re.search(r"deepspeech2-librispeech .* maml_lip,oneshot_a2v\s", out)
     source = tmp_path / "src.bin"
     source.write_bytes(PAYLOAD)
     _entry(monkeypatch, source.as_uri())

@@ -49,11 +49,17 @@ def _list(args: argparse.Namespace) -> int:
         size = f"{entry.size / 2**20:.1f} MiB" if entry.size else "?"
         sha = entry.sha256[:12] if entry.sha256 else "not recorded"
         here = "yes" if weights.available(entry.name) else "no"
-        rows.append((entry.name, here, size, sha, ",".join(users.get(entry.name, ["-"])), entry.filename))
+        rows.append((entry.name, here, size, sha, _families(users.get(entry.name, ["-"])), entry.filename))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1])
     return 0
+
+
+def _families(names: list[str]) -> str:
+    """``names`` without the variants of another listed name (``lse-d-wav2lip-lrs`` under ``lse-d``), for a narrow column."""
+    kept = sorted(n for n in names if not any(n.startswith(f"{other}-") for other in names))
+    return ",".join(kept) + (" (+ variants)" if len(kept) < len(names) else "")
 
 
 def _fetch(args: argparse.Namespace) -> int:

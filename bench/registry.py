@@ -16,8 +16,11 @@ import difflib
 import functools
 import importlib
 import inspect
+import numbers
 import os
 import pkgutil
+import types
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -115,6 +118,11 @@ class Registry(Generic[T]):
                 raise TypeError(
                     f"{self.kind} {name!r} has no option(s) {', '.join(unknown)}; options: {', '.join(sorted(accepted))}"
                 )
+        hints = _scalar_hints_cached(cls)
+        wrong = [f"{key} must be {' or '.join(hints[key])}, got {value!r}"
+                 for key, value in options.items() if key in hints and not _is_scalar_of(value, hints[key])]  # fmt: skip
+        if wrong:  # a JSON or TOML option of the wrong type failed deep in the class ("'<' not supported ...")
+            raise TypeError(f"{self.kind} {name!r}: option {'; '.join(wrong)}")
         instance = cls(**options)
         if getattr(instance, "name", None) != name:
             try:
@@ -156,6 +164,36 @@ class Registry(Generic[T]):
 
 def _entry_points(group: str) -> Iterable[Any]:
     return entry_points(group=group)
+
+
+_SCALARS = {int: "an integer", float: "a number", bool: "true or false", str: "a string", type(None): "null"}
+
+
+@functools.lru_cache(maxsize=256)
+def _scalar_hints_cached(cls: type) -> dict[str, tuple[str, ...]]:
+    """Option -> the scalar kinds its annotation allows, for options annotated with scalars only (int, float | None, ...).
+
+    Options of other types (Literal choices, paths, mappings) are left to the class, which names its choices itself.
+    """
+    try:
+        hints = typing.get_type_hints(getattr(cls, "__init__"))  # noqa: B009 (mypy refuses cls.__init__ on a type)
+    except (NameError, TypeError):  # an annotation that names a type only imported for type checking
+        return {}
+    allowed: dict[str, tuple[str, ...]] = {}
+    for key, hint in hints.items():
+        members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        if key != "return" and all(m in _SCALARS for m in members):
+            allowed[key] = tuple(_SCALARS[m] for m in members)
+    return allowed
+
+
+def _is_scalar_of(value: Any, kinds: tuple[str, ...]) -> bool:
+    """Whether ``value`` is one of ``kinds`` (names from ``_SCALARS``); an integer is a number, a bool is neither."""
+    if isinstance(value, bool):
+        return _SCALARS[bool] in kinds
+    checks = {int: isinstance(value, numbers.Integral), float: isinstance(value, numbers.Real), str: isinstance(value, str),
+              type(None): value is None}  # fmt: skip (numpy's scalars are Integral / Real too)
+    return any(ok and _SCALARS[t] in kinds for t, ok in checks.items())
 
 
 @functools.lru_cache(maxsize=256)

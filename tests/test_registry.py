@@ -6,8 +6,8 @@ from bench.registry import Registry
 class _Thing:
     name = ""
 
-    def __init__(self, size: int = 1, mode: str = "a") -> None:
-        self.size, self.mode = size, mode
+    def __init__(self, size: int = 1, mode: str = "a", gain: float | None = None, on: bool = True, kind: list | None = None):
+        self.size, self.mode, self.gain, self.on = size, mode, gain, on
 
 
 @pytest.fixture
@@ -37,3 +37,20 @@ def test_unknown_option_rejected(registry):
 def test_bad_names_rejected(registry):
     with pytest.raises(ValueError):
         registry.add("Thing_x-y", _Thing)
+
+
+def test_options_of_the_wrong_scalar_type_are_named(registry):
+    """A JSON/TOML option of the wrong type failed inside the class ("'<' not supported ..."); the registry names it."""
+    import numpy as np
+
+    with pytest.raises(TypeError, match=r"thing 'thing': option size must be an integer, got '3'; gain must be a number "
+                                        r"or null, got 'x'"):  # fmt: skip
+        registry.create("thing", size="3", gain="x")
+    with pytest.raises(TypeError, match="option on must be true or false, got 1"):
+        registry.create("thing", on=1)
+    with pytest.raises(TypeError, match="option size must be an integer, got 2.5"):
+        registry.create("thing", size=2.5)
+    with pytest.raises(TypeError, match="option gain must be a number or null, got True"):
+        registry.create("thing", gain=True)
+    made = registry.create("thing", size=np.int64(4), gain=2, kind=["anything"])  # numpy ints; ints are numbers
+    assert (made.size, made.gain) == (4, 2)

@@ -36,6 +36,7 @@ from bench.evaluate import EvalConfig, ItemSpec, evaluate
 from bench.io import read_json, write_json_atomic, write_text_atomic
 from bench.leaderboard import build_leaderboard, write_all
 from bench.media import Clip, read_clip, write_clip
+from bench.results import differing
 from bench.seeds import check_seed
 from bench.threaded import check_threads
 
@@ -65,11 +66,21 @@ class MethodSpec:
     adapt_seconds: float | None = 30.0
     options: dict[str, Any] = field(default_factory=dict)
     label: str | None = None
+    given: frozenset[str] = field(default=frozenset(), repr=False)  # the keys a config file set (not a key itself)
 
     @property
     def row(self) -> str:
         """The method's name in tables and folders."""
         return self.label or self.name
+
+    def checkpoint_differences(self, entry: dict[str, Any], seed: int) -> list[str]:
+        """How this method asks for another model than the shipped checkpoint ``entry`` (a manifest table) is.
+
+        The seed always counts; the preset, options and fit steps count where the config file set them (the demo
+        sets none: it takes the checkpoints as shipped).
+        """
+        wanted = {"seed": seed} | {key: getattr(self, key) for key in ("preset", "options", "fit_steps") if key in self.given}
+        return differing(wanted, entry, wanted, " (config vs checkpoint)")
 
 
 @dataclass
@@ -105,9 +116,11 @@ def load_config(path: str | Path) -> BenchmarkConfig:
         raise ValueError(f"{path}: needs a [benchmark] table with a protocol")
     bench = dict(data["benchmark"])
     _check_keys(path, "[benchmark]", bench, {f.name for f in fields(BenchmarkConfig)} - {"methods"})
+    method_keys = {f.name for f in fields(MethodSpec)} - {"given"}
     for entry in data.get("method", []):
-        _check_keys(path, f"[[method]] {entry.get('name', '(no name)')}", entry, {f.name for f in fields(MethodSpec)})
-    methods = [MethodSpec(**{"fit_seconds": None, "adapt_seconds": None, **m}) for m in data.get("method", [])]
+        _check_keys(path, f"[[method]] {entry.get('name', '(no name)')}", entry, method_keys)
+    unset = {"fit_seconds": None, "adapt_seconds": None}  # in a file, an unset time cap is none
+    methods = [MethodSpec(**{**unset, **m}, given=frozenset(m)) for m in data.get("method", [])]
     if not methods:
         raise ValueError(f"{path}: lists no [[method]]")
     try:
@@ -301,6 +314,9 @@ def _fit_or_load(
     """The method's model and where it came from (a shipped checkpoint, a fit, or no training at all)."""
     model_dir = config.out / method.row / "model"
     shipped = None if config.retrain else shipped_checkpoint(method.row, protocol.name, config.checkpoints)
+    if shipped is not None and (differences := method.checkpoint_differences(shipped[1], config.seed)):
+        print(f"{method.row}: not the shipped checkpoint ({'; '.join(differences)}): fitting as the config says")
+        shipped = None
     if shipped is not None:
         folder, entry = shipped
         origin: dict[str, Any] = {"source": "shipped checkpoint", "sha256": entry["sha256"], "steps": entry["steps"]}

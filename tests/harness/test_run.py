@@ -181,6 +181,14 @@ def test_shipped_checkpoints_byte_identical_tables_and_model_origin(benchmark_co
     assert "Computed on " in (root / "a" / "leaderboard.md").read_text()
     assert ",wav2lip/eval," in (root / "a" / "leaderboard.csv").read_text()  # sources relative to the run folder
 
+    # a config that asks for another model than the one shipped (here another budget) gets what it asks for
+    config.write_text(text.replace("fit_steps = 2", "fit_steps = 3"))
+    assert main(["run", "--config", str(config), "--out", str(root / "own"), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "wav2lip: not the shipped checkpoint (fit_steps (config vs checkpoint): 3 vs 2): fitting as the config says" in printed
+    assert "wav2lip: fitted 3 steps" in printed and "shipped checkpoint " not in printed.replace("not the shipped", "")
+    config.write_text(text)
+
     # a run folder whose videos came from the shipped checkpoint does not resume as a retrain, and vice versa
     assert main(["run", "--config", str(config), "--out", str(root / "a"), "--retrain", "--no-progress"]) == 2
     assert "made from a shipped checkpoint" in capsys.readouterr().err

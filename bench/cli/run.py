@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch threads (default: the config's; the demo uses 2)")
     p.add_argument("--retrain", action="store_true", help="fit every method from scratch, ignoring shipped checkpoints")
     p.add_argument("--publish", nargs="?", const="", metavar="STEM",
-                   help="also write the tables to STEM.{md,csv,tex,html} (default leaderboards/<protocol>)")  # fmt: skip
+                   help="also write the tables to STEM.{md,csv,tex,html} (default: the config's leaderboard, else "
+                        "leaderboards/<protocol>)")  # fmt: skip
     p.add_argument("--train-checkpoints", action="store_true", help="train the config's methods and ship their checkpoints")
     p.add_argument("--verify-first-steps", type=int, metavar="N",
                    help="refit until N loss values are logged; compare them with the manifest (nothing written)")  # fmt: skip
@@ -65,7 +66,8 @@ def run_run(args: argparse.Namespace) -> int:
     if args.publish is not None:
         from bench.protocols import load_protocol
 
-        config.leaderboard = Path(args.publish or f"leaderboards/{load_protocol(config.protocol).name}")
+        # a config's own leaderboard stem wins over the protocol's (paper tables would overwrite the demo's)
+        config.leaderboard = Path(args.publish or config.leaderboard or f"leaderboards/{load_protocol(config.protocol).name}")
     start = time.monotonic()
     report = run_benchmark(config, progress=not args.no_progress, publish=args.publish is not None)
     print(f"protocol {report['protocol']}: metrics {', '.join(report['metrics'])}")

@@ -217,6 +217,11 @@ def test_demo_writes_tables_in_the_run_folder_unless_published(monkeypatch, tmp_
     assert publishing.leaderboard == Path("leaderboards/synthgrid-demo") and published_again and publishing.retrain
     assert publishing.out == Path("runs/synthgrid-demo-retrain") and publishing.threads == 2
     assert all(m.adapt_seconds is None for m in plain.methods)  # adaptation is bound by steps only
+    paper = Path(__file__).resolve().parents[2] / "baselines" / "oneshot_a2v" / "paper-tables.toml"  # sets leaderboard
+    assert main(["run", "--config", str(paper), "--publish"]) == 0
+    assert seen[-1][0].leaderboard == Path("leaderboards/oneshot_a2v-tables-synthgrid")
+    assert main(["run", "--config", str(paper), "--publish", str(tmp_path / "mine")]) == 0
+    assert seen[-1][0].leaderboard == tmp_path / "mine"
 
 
 DEMO_SUBSET = """

@@ -76,10 +76,11 @@ class MethodSpec:
     def checkpoint_differences(self, entry: dict[str, Any], seed: int) -> list[str]:
         """How this method asks for another model than the shipped checkpoint ``entry`` (a manifest table) is.
 
-        The seed always counts; the preset, options and fit steps count where the config file set them (the demo
-        sets none: it takes the checkpoints as shipped).
+        The method and seed always count; the preset, options and fit steps where the config file set them (the
+        demo sets none: it takes the checkpoints as shipped).
         """
-        wanted = {"seed": seed} | {key: getattr(self, key) for key in ("preset", "options", "fit_steps") if key in self.given}
+        given = {key: getattr(self, key) for key in ("preset", "options", "fit_steps") if key in self.given}
+        wanted = {"method": self.name, "seed": seed} | given
         return differing(wanted, entry, wanted, " (config vs checkpoint)")
 
 

@@ -302,3 +302,19 @@ def test_demo_trained_rows_show_faces_and_sync_ordering(tmp_path):
     assert all(ratio >= 0.5 for ratio in movement.values()), f"mouth-opening spread / ground truth's: {movement}"
     sync = {row: mean(row, "mouth-sync") for row in trained}
     assert all(value > mean("static_frame", "mouth-sync") for value in sync.values()), f"mouth-sync per row: {sync}"
+
+
+def test_a_checkpoint_serves_only_the_model_a_row_asks_for():
+    """The method and seed always count; preset, options and fit_steps only where the config file set them."""
+    from bench.run import MethodSpec
+
+    entry = {"method": "wav2lip", "seed": 0, "preset": "tiny", "options": {"expert_fraction": 0.2}, "fit_steps": 1500}
+    assert MethodSpec("wav2lip").checkpoint_differences(entry, 0) == []  # the demo: nothing set, the model as shipped
+    assert MethodSpec("wav2lip").checkpoint_differences(entry, 3) == ["seed (config vs checkpoint): 3 vs 0"]
+    asked = MethodSpec("wav2lip", preset="paper", fit_steps=1500, given=frozenset({"preset", "fit_steps"}))
+    assert asked.checkpoint_differences(entry, 0) == ["preset (config vs checkpoint): 'paper' vs 'tiny'"]
+    other = MethodSpec("speech2vid", label="wav2lip", options={}, given=frozenset({"options"}))
+    assert other.checkpoint_differences(entry, 0) == [
+        "method (config vs checkpoint): 'speech2vid' vs 'wav2lip'",
+        "options (config vs checkpoint): {} vs {'expert_fraction': 0.2}",
+    ]

@@ -77,13 +77,25 @@ def pair_directories(
 
     Raises:
         FileNotFoundError: a directory is missing.
-        ValueError: a directory holds no video, or two files share an utterance id.
+        ValueError: a directory holds no video, two files share an utterance id, or no generated video has a
+            reference of its name (the two folders are laid out differently).
     """
     gen = _videos_by_id(Path(generated))
     ref = _videos_by_id(Path(reference)) if reference is not None else {}
+    if ref and not set(gen) & set(ref):  # e.g. references in speaker folders, generated videos flat
+        raise ValueError(
+            f"no generated video has a reference of the same name: {generated} holds {_examples(gen)}, {reference} "
+            f"holds {_examples(ref)}; videos pair by their path below each folder, without the extension"
+        )
     transcripts = transcripts or {}
     ids = sorted(set(gen) | set(ref))
     return [ItemSpec(i, gen.get(i), ref.get(i), transcript=transcripts.get(i), speaker=_speaker(i)) for i in ids]
+
+
+def _examples(videos: Mapping[str, Path]) -> str:
+    """The first two ids of ``videos`` for a message: ``'s1/bbaf2n', 's1/bbaf3s', ... (34 videos)``."""
+    shown = ", ".join(repr(v) for v in sorted(videos)[:2])
+    return f"{shown}, ... ({len(videos)} videos)" if len(videos) > 2 else shown
 
 
 def _speaker(video: str) -> str:

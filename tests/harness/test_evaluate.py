@@ -266,3 +266,16 @@ def test_cli_transcripts_reach_the_items_and_mistakes_are_named(toy_metrics, toy
     table.write_text("utterance_id;transcript\nu0;bin\n")
     assert main(args) == 2
     assert f"{table}: missing columns ['transcript', 'utterance_id'] (" in capsys.readouterr().err
+
+
+def test_folders_laid_out_differently_are_named_before_scoring(toy_dirs, tmp_path):
+    """References in speaker folders and generated videos flat pair nothing: said at once, with an id from each side."""
+    gen, ref = toy_dirs
+    nested = tmp_path / "nested"
+    (nested / "s1").mkdir(parents=True)
+    for video in sorted(ref.iterdir())[:3]:
+        (nested / "s1" / video.name).write_bytes(video.read_bytes())
+    with pytest.raises(ValueError, match=r"no generated video has a reference of the same name: .* holds 'black', "
+                                         r"'corrupt', \.\.\. \(7 videos\), .* holds 's1/black', 's1/corrupt', "
+                                         r"\.\.\. \(3 videos\); videos pair by their path below each folder"):  # fmt: skip
+        pair_directories(gen, nested)

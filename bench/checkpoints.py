@@ -22,15 +22,10 @@ from typing import TYPE_CHECKING, Any
 import baselines
 from baselines.base import Baseline, Budget, FitReport
 from bench.environment import git_commit
-from bench.io import sha256_file
+from bench.io import read_toml, sha256_file
 
 if TYPE_CHECKING:
     from bench.run import BenchmarkConfig, MethodSpec
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 CHECKPOINT_DIR = Path(baselines.__file__).resolve().parent / "checkpoints"
 MANIFEST = "MANIFEST.toml"
@@ -50,8 +45,7 @@ def read_manifest(directory: Path = CHECKPOINT_DIR) -> dict[str, dict[str, Any]]
     path = directory / MANIFEST
     if not path.is_file():
         return {}
-    with open(path, "rb") as f:
-        return tomllib.load(f)
+    return read_toml(path)
 
 
 def _toml_value(value: Any) -> str:

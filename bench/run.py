@@ -33,7 +33,7 @@ from bench.availability import unavailable_metrics
 from bench.checkpoints import CHECKPOINT_DIR, CheckpointError, shipped_checkpoint
 from bench.devices import check_device
 from bench.evaluate import EvalConfig, ItemSpec, evaluate
-from bench.io import read_json, write_json_atomic, write_text_atomic
+from bench.io import read_json, read_toml, write_json_atomic, write_text_atomic
 from bench.leaderboard import build_leaderboard, write_all
 from bench.media import Clip, read_clip, write_clip
 from bench.results import differing
@@ -41,11 +41,6 @@ from bench.seeds import check_seed
 from bench.threaded import check_threads
 
 log = logging.getLogger(__name__)
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 DEMO_THREADS = 2  # the demo computes with 2 torch threads on every machine, so that its tables do not depend on cores
 
@@ -111,8 +106,7 @@ def load_config(path: str | Path) -> BenchmarkConfig:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such benchmark config")
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
+    data = read_toml(path)
     if "benchmark" not in data or "protocol" not in data["benchmark"]:
         raise ValueError(f"{path}: needs a [benchmark] table with a protocol")
     bench = dict(data["benchmark"])

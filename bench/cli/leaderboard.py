@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", required=True,
                    help="protocol id; runs of other protocols are left out ('none': the runs evaluated without one)")
     p.add_argument("--out", required=True, type=Path, help="output stem: writes STEM.md, STEM.csv, STEM.tex, STEM.html")
-    p.add_argument("--published", type=Path, default=DEFAULT_PUBLISHED, help="reported numbers (TOML) shown beside")
+    p.add_argument("--published", type=Path,
+                   help=f"reported numbers (TOML) shown beside (default {DEFAULT_PUBLISHED}, where it exists)")
     p.add_argument("--formats", help="comma-separated subset of md,csv,tex,html (default all)")
     p.add_argument("--metrics", help="comma-separated metric order (default: alphabetical)")
     p.set_defaults(handler=run_leaderboard)
@@ -41,8 +42,10 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     from bench.leaderboard.render import FORMATS
 
     order = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    if args.published is not None and not args.published.is_file():
+        raise FileNotFoundError(f"{args.published}: no such file of published numbers (--published)")
     runs = find_runs(args.runs)
-    board = build_leaderboard(args.protocol, runs, args.published, order)
+    board = build_leaderboard(args.protocol, runs, args.published or DEFAULT_PUBLISHED, order)
     if not board.rows:
         found = ", ".join(f"{p} ({n} run{'s' if n > 1 else ''})" for p, n in sorted(run_protocols(runs).items()))
         raise ValueError(f"no run or published row for protocol {args.protocol!r}; the runs found are for: {found}; "

@@ -13,13 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import metrics
-from bench.io import read_json
+from bench.io import read_json, read_toml
 from bench.results import scoring_differences
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 
 @dataclass(frozen=True)
@@ -149,8 +144,7 @@ def published_rows(path: Path, protocol: str) -> list[Row]:
     """Reported rows for ``protocol`` from a ``published.toml``."""
     if not path.exists():
         return []
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
+    data = read_toml(path)
     rows = []
     for entry in data.get("result", []):
         if entry.get("protocol") != protocol:

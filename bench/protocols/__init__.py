@@ -26,11 +26,7 @@ from typing import Any
 
 from bench.data import datasets
 from bench.data.records import FrozenMap
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+from bench.io import read_toml
 
 PROTOCOL_DIR = Path(__file__).resolve().parent
 CROP_MODES = ("aligned-face", "full-frame", "none")
@@ -173,10 +169,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ProtocolError(f"{path}: no such protocol file")
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except tomllib.TOMLDecodeError as exc:
-        raise ProtocolError(f"{path}: not valid TOML ({exc})") from exc
+        return read_toml(path)
+    except ValueError as exc:
+        raise ProtocolError(str(exc)) from exc
 
 
 def _load_merged(path: Path, directory: Path, chain: tuple[str, ...]) -> dict[str, Any]:

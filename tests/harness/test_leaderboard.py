@@ -209,3 +209,13 @@ def test_labels_with_table_syntax_are_escaped(tmp_path, toy_metrics):
     board = build_leaderboard("p-v1", [run])
     assert "| a\\|b_c~d^e\\f&g | **1.000** | 1.000 |" in render(board, "md")  # moments has no direction
     assert r"a|b\_c\textasciitilde{}d\textasciicircum{}e\textbackslash{}f\&g & " in render(board, "tex")
+
+
+def test_a_published_file_given_but_missing_or_broken_is_named(runs, tmp_path, capsys):
+    args = ["leaderboard", str(tmp_path / "runs"), "--protocol", "p-v1", "--out", str(tmp_path / "b")]
+    assert main([*args, "--published", str(tmp_path / "typo.toml")]) == 2
+    assert f"{tmp_path / 'typo.toml'}: no such file of published numbers (--published)" in capsys.readouterr().err
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[[result]]\nmethod = "x\n')
+    assert main([*args, "--published", str(broken)]) == 2
+    assert f"{broken}: not valid TOML (" in capsys.readouterr().err

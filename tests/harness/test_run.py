@@ -115,6 +115,15 @@ def test_run_names_rows_with_videos_not_fully_scored(benchmark_config, capsys):
     assert "not a readable media file" in table.read_text()
 
 
+def test_a_config_that_is_not_toml_is_named(tmp_path):
+    from bench.run import load_config
+
+    config = tmp_path / "bench.toml"
+    config.write_text('[benchmark]\nprotocol = "synthgrid-demo\n')
+    with pytest.raises(ValueError, match=f"^{config}: not valid TOML \\("):
+        load_config(config)
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -51,6 +51,8 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         raise ValueError(f"no run or published row for protocol {args.protocol!r}; the runs found are for: {found}; "
                          "pass one of these ids ('none' takes the runs evaluated without --protocol)")  # fmt: skip
     formats = tuple(f.strip() for f in (args.formats or ",".join(FORMATS)).split(",") if f.strip())
+    if not formats:
+        raise ValueError(f"--formats names no format; formats: {', '.join(FORMATS)}")
     for path in write_all(board, args.out, formats):
         print(f"wrote {path}")
     return 0

@@ -219,3 +219,5 @@ def test_a_published_file_given_but_missing_or_broken_is_named(runs, tmp_path, c
     broken.write_text('[[result]]\nmethod = "x\n')
     assert main([*args, "--published", str(broken)]) == 2
     assert f"{broken}: not valid TOML (" in capsys.readouterr().err
+    assert main([*args, "--formats", " , "]) == 2
+    assert "--formats names no format; formats: md, csv, tex, html" in capsys.readouterr().err

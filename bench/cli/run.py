@@ -47,13 +47,17 @@ def run_run(args: argparse.Namespace) -> int:
             setattr(config, key, getattr(args, key))
     config.retrain = config.retrain or args.retrain
     wanted = {m.strip() for m in (args.methods or "").split(",") if m.strip()} | set(args.only)
+    if args.methods is not None and not wanted:
+        raise ValueError("--methods names no method")
     unknown = wanted - {m.row for m in config.methods}
     if unknown:
         raise ValueError(f"--methods/--only name {', '.join(sorted(unknown))}, not in the benchmark")
     if wanted:
         config.methods = [m for m in config.methods if m.row in wanted]
-    if args.metrics:
+    if args.metrics is not None:
         config.metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        if not config.metrics:
+            raise ValueError("--metrics names no metric")
     if args.train_checkpoints or args.verify_first_steps:
         if not args.config:
             raise ValueError("--train-checkpoints needs --config (the demo's: baselines/demo-train.toml)")

@@ -161,6 +161,10 @@ def test_run_rejects_unknown_methods(benchmark_config, capsys):
     config, _ = benchmark_config
     assert main(["run", "--config", str(config), "--methods", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+    assert main(["run", "--config", str(config), "--methods", " , "]) == 2  # not "every method"
+    assert "--methods names no method" in capsys.readouterr().err
+    assert main(["run", "--config", str(config), "--metrics", ","]) == 2  # not "the protocol's metrics"
+    assert "--metrics names no metric" in capsys.readouterr().err
 
 
 TABLES = ("md", "csv", "tex", "html")

@@ -137,7 +137,9 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
 
     check_device(args.device)  # before torchrun's process group, which would pick NCCL for it
 
-    metric_list = _metric_names(args.metrics) if args.metrics else None
+    metric_list = _metric_names(args.metrics) if args.metrics is not None else None
+    if metric_list == []:
+        raise ValueError("--metrics names no metric")
     options = parse_metric_options(args.metric_options) if args.metric_options else None
     if args.protocol:
         overrides = {k: v for k, v in (("metrics", metric_list), ("metric_options", options)) if v}

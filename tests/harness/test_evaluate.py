@@ -200,6 +200,9 @@ def test_cli_errors_are_clear(toy_metrics, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["evaluate", "--generated", str(tmp_path / "empty"), "--metrics", "tset-mad", "--out", str(tmp_path / "o")]) == 2
     assert "did you mean 'test-mad'" in capsys.readouterr().err
+    assert main(["evaluate", "--generated", str(tmp_path / "empty"), "--metrics", ",", "--protocol", "synthgrid-demo",
+                 "--out", str(tmp_path / "o")]) == 2  # fmt: skip (not "the protocol's metrics")
+    assert "--metrics names no metric" in capsys.readouterr().err
     one = tmp_path / "one.mkv"
     one.write_bytes(b"")
     assert main(["evaluate", "--generated", str(one), "--metrics", "test-mad", "--out", str(tmp_path / "o")]) == 2

@@ -7,6 +7,7 @@ without a run directory, for use inside training loops.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -445,7 +446,8 @@ def evaluate(
 
     Raises:
         ValueError: ``workers`` or ``threads`` below 1, both above 1, or ``workers`` above 1 together with set-level
-            metrics or under ``torchrun``; a metric needs an input that none of the specs has (:func:`check_inputs`).
+            metrics or under ``torchrun``; a metric needs an input that none of the specs has (:func:`check_inputs`);
+            two specs share a video id.
     """
     from tqdm import tqdm
 
@@ -464,6 +466,9 @@ def evaluate(
         check_workers(workers, world, config)
     suffix = f".rank{world.rank}" if world.size > 1 else ""
     store = RunStore(out, journal_name=journal_name(suffix))
+    repeated = sorted(video for video, count in Counter(s.video for s in specs).items() if count > 1)
+    if repeated:  # rows, the journal and every pairing are keyed by the id: a second one would pass as done
+        raise ValueError(f"video id(s) {', '.join(map(repr, repeated[:5]))} given more than once; each row needs its own id")
     evaluator = Evaluator(config.metrics, config.device, config.metric_options)
     check_inputs(specs, evaluator.metrics)
     if world.is_main:

@@ -282,3 +282,14 @@ def test_folders_laid_out_differently_are_named_before_scoring(toy_dirs, tmp_pat
                                          r"'corrupt', \.\.\. \(7 videos\), .* holds 's1/black', 's1/corrupt', "
                                          r"\.\.\. \(3 videos\); videos pair by their path below each folder"):  # fmt: skip
         pair_directories(gen, nested)
+
+
+def test_two_specs_of_one_video_id_are_refused(toy_metrics, toy_dirs, tmp_path):
+    """Rows and the journal are keyed by the id: a second spec of one id would pass as already done on resume."""
+    from bench.evaluate import ItemSpec
+
+    gen, ref = toy_dirs
+    specs = [ItemSpec("u0", gen / "u0.mkv", ref / "u0.mkv"), ItemSpec("u0", gen / "u1.mkv", ref / "u1.mkv")]
+    with pytest.raises(ValueError, match="video id\\(s\\) 'u0' given more than once"):
+        evaluate(specs, EvalConfig(metrics=["test-mad"]), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()

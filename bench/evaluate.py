@@ -189,7 +189,7 @@ class Evaluator:
         """The set-level metrics' values."""
         results = {}
         for name, metric in self.set_metrics.items():
-            score = metric.compute()
+            score = metric.compute().nan_as_failure(name)
             results[name] = {
                 "value": None if math.isnan(score.value) else score.value, "frames": score.frames,
                 "status": score.status, "reason": score.reason, "higher_is_better": metric.higher_is_better,

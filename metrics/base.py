@@ -122,6 +122,12 @@ class Score:
         """Whether a value was computed."""
         return self.status == "ok"
 
+    def nan_as_failure(self, metric: str) -> Score:
+        """This score, or a failed one when it is ok with a NaN value (NaN only on a failed score, never a number)."""
+        if self.ok and math.isnan(self.value):
+            return Score.failed(f"{metric} computed no number (NaN) from {self.frames} frames")
+        return self
+
 
 def _empty_sides(item: Item, with_reference: bool) -> str:
     """Which clips of ``item`` hold no frames, as the subject of a sentence (``""`` when none)."""
@@ -173,12 +179,9 @@ class Metric(ABC):
         if empty:
             return Score.failed(f"the {empty} no frames")
         try:
-            result = self.score(item)
+            return self.score(item).nan_as_failure(self.name)
         except MetricError as exc:
             return Score.failed(str(exc))
-        if result.ok and math.isnan(result.value):  # the contract: NaN only on a failed score, never a silent number
-            return Score.failed(f"{self.name} computed no number (NaN) from {result.frames} frames")
-        return result
 
     def config(self) -> dict[str, Any]:
         """The options this instance was built with, recorded in results."""

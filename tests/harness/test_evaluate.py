@@ -293,3 +293,19 @@ def test_two_specs_of_one_video_id_are_refused(toy_metrics, toy_dirs, tmp_path):
     with pytest.raises(ValueError, match="video id\\(s\\) 'u0' given more than once"):
         evaluate(specs, EvalConfig(metrics=["test-mad"]), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_set_level_nan_is_recorded_as_a_failure(toy_metrics, monkeypatch):
+    """The contract of per-item scores holds for set-level values too: NaN only on a failed score, with a reason."""
+    import numpy as np
+
+    from bench.evaluate import Evaluator
+    from bench.media import Clip
+    from metrics import Item, Score
+
+    evaluator = Evaluator(["test-moments"])
+    evaluator.add(Item(Clip(np.full((4, 8, 8, 3), 9, np.uint8)), video_id="u0"))
+    monkeypatch.setattr(type(evaluator.set_metrics["test-moments"]), "compute", lambda self: Score(math.nan, 4))
+    result = evaluator.set_results()["test-moments"]
+    assert result["status"] == "failed" and result["value"] is None
+    assert result["reason"] == "test-moments computed no number (NaN) from 4 frames"

@@ -7,6 +7,7 @@ directories (``summary.json`` + ``config.json``); reported rows from ``leaderboa
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,11 +203,7 @@ def build_leaderboard(
 
 def run_protocols(run_dirs: Iterable[Path]) -> dict[str, int]:
     """How many of the runs each protocol id has (:data:`NO_PROTOCOL` for runs evaluated without one)."""
-    counts: dict[str, int] = {}
-    for directory in run_dirs:
-        protocol = (read_json(Path(directory) / "summary.json").get("protocol") or {}).get("id") or NO_PROTOCOL
-        counts[protocol] = counts.get(protocol, 0) + 1
-    return counts
+    return dict(Counter(run_row(Path(directory))[0] or NO_PROTOCOL for directory in run_dirs))
 
 
 def _check_unique(rows: Sequence[Row], protocol: str) -> None:

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from bench.cli._names import split_names
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` command."""
@@ -117,16 +119,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
         return _evaluate(args, threads)
     helper = helper_process.start()  # forked now, while the command is one thread without numpy (bench.helper_process)
     if args.metrics:  # its models load while this process imports (a protocol's metrics: once the evaluation starts)
-        start_warm_up(helper, _metric_names(args.metrics))
+        start_warm_up(helper, split_names(args.metrics))
     try:
         return _evaluate(args, threads)
     finally:
         helper_process.stop()
-
-
-def _metric_names(text: str) -> list[str]:
-    """The names of ``--metrics a,b``."""
-    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def _evaluate(args: argparse.Namespace, threads: int) -> int:
@@ -137,7 +134,7 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
 
     check_device(args.device)  # before torchrun's process group, which would pick NCCL for it
 
-    metric_list = _metric_names(args.metrics) if args.metrics is not None else None
+    metric_list = split_names(args.metrics) if args.metrics is not None else None
     if metric_list == []:
         raise ValueError("--metrics names no metric")
     options = parse_metric_options(args.metric_options) if args.metric_options else None

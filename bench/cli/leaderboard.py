@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench.cli._names import split_names
+
 DEFAULT_PUBLISHED = Path("leaderboards/published.toml")
 
 
@@ -41,7 +43,9 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     from bench.leaderboard.model import run_protocols
     from bench.leaderboard.render import FORMATS
 
-    order = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    order = split_names(args.metrics) if args.metrics is not None else None
+    if order == []:
+        raise ValueError("--metrics names no metric")
     if args.published is not None and not args.published.is_file():
         raise FileNotFoundError(f"{args.published}: no such file of published numbers (--published)")
     runs = find_runs(args.runs)
@@ -50,7 +54,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
         found = ", ".join(f"{p} ({n} run{'s' if n > 1 else ''})" for p, n in sorted(run_protocols(runs).items()))
         raise ValueError(f"no run or published row for protocol {args.protocol!r}; the runs found are for: {found}; "
                          "pass one of these ids ('none' takes the runs evaluated without --protocol)")  # fmt: skip
-    formats = tuple(f.strip() for f in (args.formats or ",".join(FORMATS)).split(",") if f.strip())
+    formats = tuple(split_names(args.formats or ",".join(FORMATS)))
     if not formats:
         raise ValueError(f"--formats names no format; formats: {', '.join(FORMATS)}")
     for path in write_all(board, args.out, formats):

@@ -13,6 +13,8 @@ import shlex
 import time
 from pathlib import Path
 
+from bench.cli._names import split_names
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``run`` command."""
@@ -46,7 +48,7 @@ def run_run(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
     config.retrain = config.retrain or args.retrain
-    wanted = {m.strip() for m in (args.methods or "").split(",") if m.strip()} | set(args.only)
+    wanted = set(split_names(args.methods or "")) | set(args.only)
     if args.methods is not None and not wanted:
         raise ValueError("--methods names no method")
     unknown = wanted - {m.row for m in config.methods}
@@ -55,7 +57,7 @@ def run_run(args: argparse.Namespace) -> int:
     if wanted:
         config.methods = [m for m in config.methods if m.row in wanted]
     if args.metrics is not None:
-        config.metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        config.metrics = split_names(args.metrics)
         if not config.metrics:
             raise ValueError("--metrics names no metric")
     if args.train_checkpoints or args.verify_first_steps:

@@ -51,7 +51,9 @@ class ItemSpec:
     def load(self, config: EvalConfig) -> Item:
         """Read the clips at the config's fps and audio rate and hold them to its protocol (see :func:`conform`).
 
-        The driving audio is the reference's when there is one, else the generated clip's.
+        The driving audio is the generated video's own soundtrack, as syncnet_python reads the file it scores (a
+        dubbed video named after its identity video keeps the audio its lips follow); the reference's when the
+        generated file has none.
         """
         if self.generated is None:
             raise MediaError(f"{self.video}: no generated video for this utterance")
@@ -62,7 +64,7 @@ class ItemSpec:
         identity = _read_identity(self.identity) if self.identity else None
         if identity is None and reference is not None:
             identity = reference.frames[0]
-        audio_source = reference if reference is not None and reference.audio is not None else generated
+        audio_source = reference if generated.audio is None and reference is not None else generated
         return Item(
             generated, reference, identity=identity, audio=audio_source.audio, sample_rate=audio_source.sample_rate,
             transcript=self.transcript, video_id=self.video, speaker=self.speaker, dataset=self.dataset,

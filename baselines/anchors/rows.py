@@ -105,10 +105,10 @@ def advance_frames(frames: np.ndarray, shift: int) -> np.ndarray:
 class ShiftedAudio(_Anchor):
     """The real video out of sync by ``shift_frames``: its audio delayed that much relative to the lips.
 
-    The evaluation scores every method against the driving audio (the reference's), so delaying only the muxed
-    audio track would change nothing a sync metric sees; instead the real frames are shown ``shift_frames`` early
-    (:func:`advance_frames`) over the unchanged audio, which is the same relative delay (AV offset
-    ``-shift_frames``). Full-reference metrics see the same frames moved by that many frames.
+    Every method's output carries the driving audio unchanged, and so does this one: the real frames are shown
+    ``shift_frames`` early (:func:`advance_frames`) over it, which is the same relative delay as delaying the audio
+    (AV offset ``-shift_frames``) whichever soundtrack a sync metric reads, the output's or the reference's.
+    Full-reference metrics see the same frames moved by that many frames.
     """
 
     name = "shifted_audio"

@@ -295,6 +295,29 @@ def test_two_specs_of_one_video_id_are_refused(toy_metrics, toy_dirs, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_the_driving_audio_is_the_generated_videos_own_soundtrack(tmp_path):
+    """As syncnet_python reads the file it scores: a video dubbed with other audio is scored against that audio, not
+    against the soundtrack of the reference it is named after; a generated file without audio takes the reference's."""
+    import numpy as np
+
+    from bench.evaluate import ItemSpec
+    from bench.media import write_clip
+    from tests.harness.harness_helpers import make_clip
+
+    identity_video, dubbing = make_clip(0), make_clip(3)
+    write_clip(tmp_path / "ref.mkv", identity_video)
+    write_clip(tmp_path / "dubbed.mkv", identity_video.with_audio(dubbing.audio))
+    write_clip(tmp_path / "silent.mkv", identity_video.with_audio(None))
+    config = EvalConfig(metrics=["psnr"])
+    dubbed = ItemSpec("u0", tmp_path / "dubbed.mkv", tmp_path / "ref.mkv").load(config)
+    np.testing.assert_array_equal(dubbed.audio, dubbing.audio)
+    assert not np.allclose(dubbed.audio, identity_video.audio)
+    silent = ItemSpec("u0", tmp_path / "silent.mkv", tmp_path / "ref.mkv").load(config)
+    np.testing.assert_array_equal(silent.audio, identity_video.audio)
+    alone = ItemSpec("u0", tmp_path / "dubbed.mkv").load(config)
+    np.testing.assert_array_equal(alone.audio, dubbing.audio)
+
+
 def test_a_set_level_nan_is_recorded_as_a_failure(toy_metrics, monkeypatch):
     """The contract of per-item scores holds for set-level values too: NaN only on a failed score, with a reason."""
     import numpy as np

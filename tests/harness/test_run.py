@@ -101,6 +101,28 @@ def test_run_fits_generates_evaluates_tabulates_and_resumes(benchmark_config, ca
     assert (model.stat().st_mtime_ns, video.stat().st_mtime_ns) == stamps
 
 
+def test_a_users_own_method_runs_as_a_plugin(benchmark_config):
+    """A method registered outside the package (``TALKBENCH_PLUGINS``) is fitted, generated, evaluated and tabulated
+    like a shipped one, its config options applied; the README's "Adding a method" describes this path."""
+    import os
+    import subprocess
+    import sys
+
+    config, root = benchmark_config
+    text = config.read_text().split("[[method]]")[0]
+    methods = '[[method]]\nname = "static_frame"\n\n[[method]]\nname = "loud_mouth"\noptions = { strength = 0.8 }\n'
+    config.write_text(text + methods)
+    env = {**os.environ, "TALKBENCH_PLUGINS": "plugin_baselines", "PYTHONPATH": str(Path(__file__).parent)}
+    done = subprocess.run([sys.executable, "-m", "bench", "run", "--config", str(config), "--no-progress",
+                           "--metrics", "psnr"], env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    board = pd.read_csv(root / "board" / "mini.csv").set_index("method")
+    assert set(board.index) == {"static_frame", "loud_mouth"}
+    assert 5 < board.loc["loud_mouth", "psnr"] < board.loc["static_frame", "psnr"]  # the darkened mouth costs PSNR
+    saved = (root / "out" / "loud_mouth" / "model" / "config.json").read_text()
+    assert '"strength": 0.8' in saved
+
+
 def test_run_names_rows_with_videos_not_fully_scored(benchmark_config, capsys):
     """A generated video that cannot be read is a failed row in its run, and the command's summary says so."""
     config, root = benchmark_config

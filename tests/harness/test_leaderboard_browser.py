@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -19,7 +20,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser():
+def browser(tmp_path):
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
@@ -30,7 +31,8 @@ def browser():
                  "--disable-dev-shm-usage"):  # fmt: skip
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    service = Service(CHROMEDRIVER, env={**os.environ, "TMPDIR": str(tmp_path)})  # Chromium's scratch folder goes too
+    driver = webdriver.Chrome(service=service, options=options)
     yield driver
     driver.quit()
 

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from bench.protocols import Protocol
 
 
+IDENTITY_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", *VIDEO_SUFFIXES)
+"""What ``pair_directories`` takes for an identity image: image files, or videos (their first frame)."""
+
 @dataclass
 class ItemSpec:
     """Where one evaluation item comes from; loaded lazily so that memory stays flat over many videos.
@@ -72,33 +75,48 @@ class ItemSpec:
 
 
 def pair_directories(
-    generated: str | Path, reference: str | Path | None = None, transcripts: Mapping[str, str] | None = None
+    generated: str | Path,
+    reference: str | Path | None = None,
+    transcripts: Mapping[str, str] | None = None,
+    identity: str | Path | None = None,
 ) -> list[ItemSpec]:
     """Pair generated and reference videos by relative path without extension; every file of either side gets a spec.
 
-    Videos in subfolders are keyed ``speaker/utterance`` and their first folder is taken as the speaker.
+    Videos in subfolders are keyed ``speaker/utterance`` and their first folder is taken as the speaker. ``identity``
+    is a folder of the images (or videos: their first frame) each video was generated from, named alike; without it,
+    a video's identity image is its reference's first frame.
 
     Raises:
         FileNotFoundError: a directory is missing.
-        ValueError: a directory holds no video, two files share an utterance id, or no generated video has a
-            reference of its name (the two folders are laid out differently).
+        ValueError: a directory holds no video, two files share an utterance id, no generated video has a
+            reference of its name (the two folders are laid out differently), or a generated video has no identity
+            image in ``identity``.
     """
-    gen = _videos_by_id(Path(generated))
-    ref = _videos_by_id(Path(reference)) if reference is not None else {}
+    gen = _files_by_id(Path(generated), VIDEO_SUFFIXES, "video")
+    ref = _files_by_id(Path(reference), VIDEO_SUFFIXES, "video") if reference is not None else {}
     if ref and not set(gen) & set(ref):  # e.g. references in speaker folders, generated videos flat
         raise ValueError(
             f"no generated video has a reference of the same name: {generated} holds {_examples(gen)}, {reference} "
             f"holds {_examples(ref)}; videos pair by their path below each folder, without the extension"
         )
+    faces = _files_by_id(Path(identity), IDENTITY_SUFFIXES, "identity image") if identity is not None else {}
+    lacking = {i: p for i, p in gen.items() if i not in faces}
+    if identity is not None and lacking:  # falling back to the reference's frame would mix two kinds of identity
+        raise ValueError(
+            f"{len(lacking)} of {len(gen)} generated videos have no identity image of the same name in {identity}: "
+            f"{_examples(lacking)}; {identity} holds {_examples(faces, 'images')}"
+        )
     transcripts = transcripts or {}
     ids = sorted(set(gen) | set(ref))
-    return [ItemSpec(i, gen.get(i), ref.get(i), transcript=transcripts.get(i), speaker=_speaker(i)) for i in ids]
+    return [
+        ItemSpec(i, gen.get(i), ref.get(i), faces.get(i), transcripts.get(i), speaker=_speaker(i)) for i in ids
+    ]
 
 
-def _examples(videos: Mapping[str, Path]) -> str:
-    """The first two ids of ``videos`` for a message: ``'s1/bbaf2n', 's1/bbaf3s', ... (34 videos)``."""
-    shown = ", ".join(repr(v) for v in sorted(videos)[:2])
-    return f"{shown}, ... ({len(videos)} videos)" if len(videos) > 2 else shown
+def _examples(files: Mapping[str, Path], kind: str = "videos") -> str:
+    """The first two ids of ``files`` for a message: ``'s1/bbaf2n', 's1/bbaf3s', ... (34 videos)``."""
+    shown = ", ".join(repr(v) for v in sorted(files)[:2])
+    return f"{shown}, ... ({len(files)} {kind})" if len(files) > 2 else shown
 
 
 def _speaker(video: str) -> str:
@@ -106,32 +124,43 @@ def _speaker(video: str) -> str:
     return video.split("/", 1)[0] if "/" in video else ""
 
 
-def _videos_by_id(directory: Path) -> dict[str, Path]:
+def _files_by_id(directory: Path, suffixes: Sequence[str], kind: str) -> dict[str, Path]:
+    """The files of ``directory`` with one of ``suffixes``, keyed by their path below it without the extension."""
     if directory.is_file():
-        raise NotADirectoryError(f"{directory}: a file; give the folder of videos (named <utterance id>.<ext>)")
+        raise NotADirectoryError(f"{directory}: a file; give the folder of {kind}s (named <utterance id>.<ext>)")
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no such directory")
     found: dict[str, Path] = {}
     for path in sorted(directory.rglob("*")):
-        if path.suffix.lower() in VIDEO_SUFFIXES and path.is_file():
+        if path.suffix.lower() in suffixes and path.is_file():
             key = path.relative_to(directory).with_suffix("").as_posix()
             if key in found:
-                raise ValueError(f"{directory}: two videos for utterance {key!r}: {found[key].name} and {path.name}")
+                raise ValueError(f"{directory}: two {kind}s for utterance {key!r}: {found[key].name} and {path.name}")
             found[key] = path
     if not found:
-        raise ValueError(f"{directory}: holds no video ({', '.join(VIDEO_SUFFIXES)})")
+        raise ValueError(f"{directory}: holds no {kind} ({', '.join(suffixes)})")
     return found
 
 
 def _read_identity(path: Path) -> np.ndarray:
-    from skimage import io as skio
+    """The identity image as uint8 RGB ``[H, W, 3]``: an image file, or a video's first frame.
 
+    Raises:
+        MediaError: the file cannot be read as an image, or is not 8-bit grey, RGB or RGBA.
+    """
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return read_clip(path).frames[0]
-    image = skio.imread(path)
+    from skimage import io as skio
+
+    try:
+        image = skio.imread(path)
+    except (OSError, ValueError, SyntaxError) as exc:  # Pillow reports a damaged PNG as SyntaxError
+        raise MediaError(f"{path}: not a readable identity image ({type(exc).__name__}: {exc})") from None
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise MediaError(f"{path}: identity image must be 8-bit grey, RGB or RGBA, got {image.dtype} {image.shape}")
     if image.ndim == 2:
         image = np.stack([image] * 3, axis=-1)
-    return np.ascontiguousarray(image[..., :3]).astype(np.uint8)
+    return np.ascontiguousarray(image[..., :3])
 
 
 class Evaluator:

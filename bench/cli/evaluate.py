@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score generated videos (and references) with metrics; writes a run directory")
     p.add_argument("--generated", required=True, type=Path, help="folder of generated videos, named <utterance id>.*")
     p.add_argument("--reference", type=Path, help="folder of ground-truth videos with the same names")
+    p.add_argument("--identity", type=Path, help="folder of the identity images (or videos: first frame) the videos "
+                   "were generated from, named alike, for acd-i (default: each reference's first frame)")
     p.add_argument("--protocol", help="protocol id (e.g. grid-speaker-independent-v1): fps, rates, crop, length policy, "
                    "metrics, aggregation; overrides that move numbers stamp results <id>+custom")
     p.add_argument("--metrics", help="comma-separated metric names (default: the protocol's list)")
@@ -153,8 +155,10 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
                          f"({', '.join(config.metrics)})")  # fmt: skip
     _check_available(config.metrics)
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
-    specs = pair_directories(args.generated, args.reference, transcripts)
+    specs = pair_directories(args.generated, args.reference, transcripts, args.identity)
     config.inputs = {"generated": str(args.generated), "reference": str(args.reference or "")}
+    if args.identity is not None:
+        config.inputs["identity"] = str(args.identity)
     world = init_from_env(args.device)
     try:
         summary = evaluate(specs, config, args.out, resume=args.resume, progress=not args.no_progress, world=world,

@@ -299,10 +299,10 @@ def test_the_driving_audio_is_the_generated_videos_own_soundtrack(tmp_path):
     """As syncnet_python reads the file it scores: a video dubbed with other audio is scored against that audio, not
     against the soundtrack of the reference it is named after; a generated file without audio takes the reference's."""
     import numpy as np
+    from harness_helpers import make_clip
 
     from bench.evaluate import ItemSpec
     from bench.media import write_clip
-    from tests.harness.harness_helpers import make_clip
 
     identity_video, dubbing = make_clip(0), make_clip(3)
     write_clip(tmp_path / "ref.mkv", identity_video)
@@ -316,6 +316,63 @@ def test_the_driving_audio_is_the_generated_videos_own_soundtrack(tmp_path):
     np.testing.assert_array_equal(silent.audio, identity_video.audio)
     alone = ItemSpec("u0", tmp_path / "dubbed.mkv").load(config)
     np.testing.assert_array_equal(alone.audio, dubbing.audio)
+
+
+def test_identity_images_pair_by_name_and_every_generated_video_needs_one(toy_dirs, tmp_path):
+    """``--identity``: each video's identity image comes from the folder (an image, or a video's first frame); a
+    generated video without one is refused up front rather than given its reference's first frame instead."""
+    import numpy as np
+    from skimage import io as skio
+
+    from bench.media import MediaError
+
+    gen, ref = toy_dirs
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    names = [p.stem for p in gen.iterdir()]
+    for i, name in enumerate(sorted(names)):
+        skio.imsave(faces / f"{name}.png", np.full((8, 8, 3), 10 * i, np.uint8), check_contrast=False)
+    specs = {s.video: s for s in pair_directories(gen, ref, identity=faces)}
+    assert specs["u1"].identity == faces / "u1.png" and specs["only_reference"].identity is None
+    item = specs["u1"].load(EvalConfig(metrics=["psnr"]))
+    np.testing.assert_array_equal(item.identity, np.full((8, 8, 3), 10 * sorted(names).index("u1"), np.uint8))
+
+    (faces / "u2.png").unlink()
+    with pytest.raises(ValueError, match=r"1 of 7 generated videos have no identity image of the same name in .*faces: 'u2'"):
+        pair_directories(gen, ref, identity=faces)
+    (faces / "u2.png").write_bytes(b"not a png")
+    with pytest.raises(MediaError, match=r"u2.png: not a readable identity image"):
+        next(s for s in pair_directories(gen, ref, identity=faces) if s.video == "u2").load(EvalConfig(metrics=["psnr"]))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"empty: holds no identity image \(\.png, \.jpg"):
+        pair_directories(gen, ref, identity=tmp_path / "empty")
+
+
+def test_acd_i_reads_the_identity_folder_on_real_clips(grid_dir, tmp_path):
+    """``talkbench evaluate --identity``: a real GRID clip is close to its own speaker's face (the default, its
+    reference's first frame, gives the same value) and far from another speaker's."""
+    from skimage import io as skio
+
+    from bench.media import read_clip, write_clip
+
+    clip = read_clip(grid_dir / "bbaf2n.mpg")
+    other = read_clip(grid_dir / "swwp2s.mpg")
+    for folder, frames in (("gen", clip.frames[20:45]), ("ref", clip.frames)):
+        (tmp_path / folder).mkdir()
+        write_clip(tmp_path / folder / "bbaf2n.mkv", clip.with_frames(frames))
+    values = {}
+    for name, face in (("own", clip.frames[0]), ("other", other.frames[0]), ("default", None)):
+        options = []
+        if face is not None:
+            (tmp_path / name).mkdir()
+            skio.imsave(tmp_path / name / "bbaf2n.png", face)
+            options = ["--identity", str(tmp_path / name)]
+        args = ["evaluate", "--generated", str(tmp_path / "gen"), "--reference", str(tmp_path / "ref"), "--metrics",
+                "acd-i", "--out", str(tmp_path / f"run-{name}"), "--no-progress", "--threads", "1", *options]  # fmt: skip
+        assert main(args) == 0
+        values[name] = json.loads((tmp_path / f"run-{name}" / "summary.json").read_text())["metrics"]["acd-i"]["mean"]
+    assert values["default"] == values["own"]  # PNG is lossless: the same pixels as the reference's first frame
+    assert values["own"] < 0.3 and values["other"] > 0.8, values  # measured 0.200 and 0.937
 
 
 def test_a_set_level_nan_is_recorded_as_a_failure(toy_metrics, monkeypatch):

@@ -79,12 +79,14 @@ def pair_directories(
     reference: str | Path | None = None,
     transcripts: Mapping[str, str] | None = None,
     identity: str | Path | None = None,
+    dataset: str = "",
 ) -> list[ItemSpec]:
     """Pair generated and reference videos by relative path without extension; every file of either side gets a spec.
 
     Videos in subfolders are keyed ``speaker/utterance`` and their first folder is taken as the speaker. ``identity``
     is a folder of the images (or videos: their first frame) each video was generated from, named alike; without it,
-    a video's identity image is its reference's first frame.
+    a video's identity image is its reference's first frame. ``dataset`` names the corpus every video comes from
+    (``grid``), for metrics bound to one (LipNet's WER).
 
     Raises:
         FileNotFoundError: a directory is missing.
@@ -109,7 +111,7 @@ def pair_directories(
     transcripts = transcripts or {}
     ids = sorted(set(gen) | set(ref))
     return [
-        ItemSpec(i, gen.get(i), ref.get(i), faces.get(i), transcripts.get(i), speaker=_speaker(i)) for i in ids
+        ItemSpec(i, gen.get(i), ref.get(i), faces.get(i), transcripts.get(i), _speaker(i), dataset) for i in ids
     ]
 
 

@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", type=Path, help="folder of ground-truth videos with the same names")
     p.add_argument("--identity", type=Path, help="folder of the identity images (or videos: first frame) the videos "
                    "were generated from, named alike, for acd-i (default: each reference's first frame)")
+    p.add_argument("--dataset", help="the corpus the videos come from (grid, lrs2, ...), for metrics bound to one "
+                   "(wer, cer: GRID only); a --protocol names its own")
     p.add_argument("--protocol", help="protocol id (e.g. grid-speaker-independent-v1): fps, rates, crop, length policy, "
                    "metrics, aggregation; overrides that move numbers stamp results <id>+custom")
     p.add_argument("--metrics", help="comma-separated metric names (default: the protocol's list)")
@@ -155,10 +157,10 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
                          f"({', '.join(config.metrics)})")  # fmt: skip
     _check_available(config.metrics)
     transcripts = read_transcripts(args.transcripts) if args.transcripts else None
-    specs = pair_directories(args.generated, args.reference, transcripts, args.identity)
+    dataset = _dataset(args)
+    specs = pair_directories(args.generated, args.reference, transcripts, args.identity, dataset)
     config.inputs = {"generated": str(args.generated), "reference": str(args.reference or "")}
-    if args.identity is not None:
-        config.inputs["identity"] = str(args.identity)
+    config.inputs.update({k: str(v) for k, v in (("identity", args.identity), ("dataset", args.dataset)) if v is not None})
     world = init_from_env(args.device)
     try:
         summary = evaluate(specs, config, args.out, resume=args.resume, progress=not args.no_progress, world=world,
@@ -236,6 +238,22 @@ def _check_available(names: list[str]) -> None:
     if missing:
         lines = "\n".join(f"  {name}: {reason}" for name, reason in missing.items())
         raise ValueError(f"metrics cannot run here:\n{lines}")
+
+
+def _dataset(args: argparse.Namespace) -> str:
+    """The corpus of the videos: the protocol's, or ``--dataset`` (which must then agree with it)."""
+    from bench.data import datasets
+
+    if args.dataset is not None and args.dataset not in datasets.names():
+        raise ValueError(f"--dataset {args.dataset!r} is not a dataset talkbench knows: {', '.join(datasets.names())}")
+    if not args.protocol:
+        return args.dataset or ""
+    from bench.protocols import load_protocol
+
+    declared = load_protocol(args.protocol).dataset
+    if args.dataset not in (None, declared):
+        raise ValueError(f"--dataset {args.dataset} contradicts --protocol {args.protocol}, which is on {declared}")
+    return declared
 
 
 def read_transcripts(path: Path) -> dict[str, str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jiwer
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -162,6 +163,27 @@ def test_refusals_and_missing_weights(lipnet_weights, grid_items, monkeypatch, t
     monkeypatch.setenv("TALKBENCH_WEIGHTS", str(tmp_path))
     with pytest.raises(weights.WeightsMissingError, match="talkbench weights fetch lipnet-grid-overlap"):
         metrics.create("cer-overlap")(item)
+
+
+def test_the_command_line_declares_the_dataset(lipnet_weights, grid_dir, monkeypatch, tmp_path, capsys):
+    """``talkbench evaluate`` scores WER once the videos are declared GRID's (``--dataset grid`` or a GRID protocol),
+    and without that refuses each video with a reason that says how to declare it."""
+    from bench.cli import main
+
+    monkeypatch.setenv("TALKBENCH_WEIGHTS", str(lipnet_weights))
+    (tmp_path / "gen").mkdir()
+    (tmp_path / "gen" / "bbaf2n.mpg").symlink_to(grid_dir / "bbaf2n.mpg")
+    (tmp_path / "t.tsv").write_text("utterance_id\ttranscript\nbbaf2n\tbin blue at f two now\n")
+    base = ["evaluate", "--generated", str(tmp_path / "gen"), "--transcripts", str(tmp_path / "t.tsv"), "--metrics",
+            "wer", "--no-progress", "--threads", "1"]  # fmt: skip
+    assert main([*base, "--out", str(tmp_path / "declared"), "--dataset", "grid"]) == 0
+    row = pd.read_csv(tmp_path / "declared" / "per_video.csv").iloc[0]
+    assert row["status"] == "ok" and 0 <= row["wer"] <= 2  # random weights read nonsense: the rate is a real number
+    assert main([*base, "--out", str(tmp_path / "undeclared")]) == 1  # no value at all: the command stops a script
+    reason = pd.read_csv(tmp_path / "undeclared" / "per_video.csv").iloc[0]["reason"]
+    assert "not declared" in reason and "--dataset grid" in reason
+    assert main([*base, "--out", str(tmp_path / "x"), "--dataset", "lrs2", "--protocol", "grid-seen-speakers-v1"]) == 2
+    assert "contradicts --protocol grid-seen-speakers-v1, which is on grid" in capsys.readouterr().err
 
 
 @pytest.mark.gpu

@@ -22,6 +22,18 @@ def register_data(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--face-tracks", action="store_true", help="also cache the prepared clips' face tracks (dlib)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=_prepare)
+    e = subparsers.add_parser("export", help="write a protocol's split as plain files (references, identity images, "
+                              "driving audio, manifest) for a method run outside talkbench")
+    e.add_argument("dataset", choices=datasets.names(), help="dataset name (must be the protocol's)")
+    e.add_argument("--root", type=Path, help="dataset root folder (synthgrid: default the cached demo corpus)")
+    e.add_argument("--protocol", required=True, help="protocol id, e.g. grid-speaker-independent or ...-v1")
+    e.add_argument("--out", required=True, type=Path, help="folder to write (an interrupted export resumes there)")
+    e.add_argument("--split", default="test", choices=("test", "train", "val", "adapt"),
+                   help="which split (default test: references, identity images, driving audio; few-shot protocols "
+                   "add the adaptation clips)")
+    e.add_argument("--workers", type=int, default=1, help="worker processes preparing clips (default 1)")
+    e.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    e.set_defaults(handler=_export)
     c = subparsers.add_parser("check", help="check a dataset's layout: counts, missing files, checksums")
     c.add_argument("dataset", choices=datasets.names(), help="dataset name")
     c.add_argument("--root", type=Path, help="dataset root folder (synthgrid: default the cached demo corpus)")
@@ -41,13 +53,8 @@ def _root(args: argparse.Namespace) -> Path | None:
 def _prepare(args: argparse.Namespace) -> int:
     from bench.data.prepare import prepare_all
     from bench.data.splits import all_records
-    from bench.protocols import load_protocol
 
-    protocol = load_protocol(args.protocol)
-    if protocol.dataset != args.dataset:
-        raise ValueError(f"protocol {protocol.full_id} is for dataset {protocol.dataset}, not {args.dataset}")
-    if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    protocol = _protocol_for(args)
     splits = all_records(protocol, _root(args))
     records = list({r.utterance_id: r for recs in splits.values() for r in recs}.values())
     report = prepare_all(records, protocol, args.workers, not args.no_progress, args.face_tracks)
@@ -59,6 +66,38 @@ def _prepare(args: argparse.Namespace) -> int:
     if report.failures:
         print(f"failure record: {report.failure_file}")
     return 1 if report.failures else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from bench.data.export import evaluate_command, export_split
+
+    protocol = _protocol_for(args)
+    report = export_split(protocol, _root(args), args.out, args.split, args.workers, not args.no_progress)
+    counts = ", ".join(f"{split} {sum(r['split'] == split for r in report.rows)}" for split in dict.fromkeys(
+        r["split"] for r in report.rows))  # fmt: skip
+    print(f"{protocol.full_id}: exported {len(report.rows)} clips ({counts or 'none'}) to {args.out}, "
+          f"{len(report.failures)} could not be prepared")  # fmt: skip
+    for row in report.failures[:10]:
+        print(f"  failed {row['utterance_id']}: {row['reason']}")
+    if report.failures:
+        print(f"failure record: {args.out / 'failures.jsonl'}")
+    if args.split == "test":
+        print("for each test row of manifest.csv, write YOUR_VIDEOS/<id>.mp4 (any format FFmpeg reads) made from its "
+              "identity image and audio, then:")
+        print(f"  {evaluate_command(protocol, args.out, (args.out / 'transcripts.tsv').is_file())}")
+    return 1 if report.failures else 0
+
+
+def _protocol_for(args: argparse.Namespace) -> Any:
+    """The protocol named by ``--protocol``, which must be on the dataset named."""
+    from bench.protocols import load_protocol
+
+    protocol = load_protocol(args.protocol)
+    if protocol.dataset != args.dataset:
+        raise ValueError(f"protocol {protocol.full_id} is for dataset {protocol.dataset}, not {args.dataset}")
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    return protocol
 
 
 @dataclass

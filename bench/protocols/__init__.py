@@ -132,7 +132,7 @@ def available(directory: Path | None = None) -> list[str]:
     return sorted(p.stem for p in (directory or PROTOCOL_DIR).glob("*.toml") if _FILE_NAME.match(p.stem))
 
 
-def load_protocol(protocol_id: str, directory: Path | None = None) -> Protocol:
+def load_protocol(protocol_id: str | Path, directory: Path | None = None) -> Protocol:
     """Load ``name-vN``, ``name`` (its latest version) or a path to a ``.toml`` protocol file, checking everything.
 
     A protocol file outside the package resolves its ``include`` among the files beside it (or in ``directory``).
@@ -141,6 +141,7 @@ def load_protocol(protocol_id: str, directory: Path | None = None) -> Protocol:
         KeyError: no such protocol (the message lists close names).
         ProtocolError: malformed, or edited without a version bump (checksum mismatch).
     """
+    protocol_id = str(protocol_id)  # a pathlib.Path of a protocol file, too
     if protocol_id.endswith(".toml") and Path(protocol_id).is_file():  # a user's own protocol file
         path = Path(protocol_id).resolve()
         return _build(_load_merged(path, directory or path.parent, ()), path)

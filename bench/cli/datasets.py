@@ -13,26 +13,16 @@ from bench.io import sha256_file
 
 
 def register_data(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``talkbench data prepare``, ``data check`` and ``data protocols``."""
-    p = subparsers.add_parser("prepare", help="preprocess a dataset's clips for a protocol into the cache")
-    p.add_argument("dataset", choices=datasets.names(), help="dataset name (must be the protocol's)")
-    p.add_argument("--root", type=Path, help="dataset root folder (synthgrid: default the cached demo corpus)")
-    p.add_argument("--protocol", required=True, help="protocol id, e.g. grid-speaker-independent or ...-v1")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    """Add ``talkbench data prepare``, ``data export``, ``data check`` and ``data protocols``."""
+    p = _protocol_command(subparsers, "prepare", "preprocess a dataset's clips for a protocol into the cache")
     p.add_argument("--face-tracks", action="store_true", help="also cache the prepared clips' face tracks (dlib)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(handler=_prepare)
-    e = subparsers.add_parser("export", help="write a protocol's split as plain files (references, identity images, "
-                              "driving audio, manifest) for a method run outside talkbench")
-    e.add_argument("dataset", choices=datasets.names(), help="dataset name (must be the protocol's)")
-    e.add_argument("--root", type=Path, help="dataset root folder (synthgrid: default the cached demo corpus)")
-    e.add_argument("--protocol", required=True, help="protocol id, e.g. grid-speaker-independent or ...-v1")
+    e = _protocol_command(subparsers, "export", "write a protocol's split as plain files (references, identity images, "
+                          "driving audio, manifest) for a method run outside talkbench")  # fmt: skip
     e.add_argument("--out", required=True, type=Path, help="folder to write (an interrupted export resumes there)")
     e.add_argument("--split", default="test", choices=("test", "train", "val", "adapt"),
                    help="which split (default test: references, identity images, driving audio; few-shot protocols "
                    "add the adaptation clips)")
-    e.add_argument("--workers", type=int, default=1, help="worker processes preparing clips (default 1)")
-    e.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     e.set_defaults(handler=_export)
     c = subparsers.add_parser("check", help="check a dataset's layout: counts, missing files, checksums")
     c.add_argument("dataset", choices=datasets.names(), help="dataset name")
@@ -42,6 +32,17 @@ def register_data(subparsers: argparse._SubParsersAction) -> None:
     s = subparsers.add_parser("protocols", help="list the protocols, or print a protocol file's checksum")
     s.add_argument("--hash", type=Path, metavar="FILE", help="print the checksum FILE should record")
     s.set_defaults(handler=_protocols)
+
+
+def _protocol_command(subparsers: argparse._SubParsersAction, name: str, text: str) -> argparse.ArgumentParser:
+    """A ``data`` command that prepares a dataset's clips for a protocol: dataset, root, protocol, workers, progress."""
+    p = subparsers.add_parser(name, help=text)
+    p.add_argument("dataset", choices=datasets.names(), help="dataset name (must be the protocol's)")
+    p.add_argument("--root", type=Path, help="dataset root folder (synthgrid: default the cached demo corpus)")
+    p.add_argument("--protocol", required=True, help="protocol id, e.g. grid-speaker-independent or ...-v1")
+    p.add_argument("--workers", type=int, default=1, help="worker processes preparing clips (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
 
 
 def _root(args: argparse.Namespace) -> Path | None:

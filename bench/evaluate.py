@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 IDENTITY_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", *VIDEO_SUFFIXES)
 """What ``pair_directories`` takes for an identity image: image files, or videos (their first frame)."""
 
+
 @dataclass
 class ItemSpec:
     """Where one evaluation item comes from; loaded lazily so that memory stays flat over many videos.

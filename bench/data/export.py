@@ -9,14 +9,16 @@ split, ``OUT`` receives::
     audio/<speaker>/<utterance>.wav       its audio, float32 WAV at the protocol's rate: the driving audio
     adapt/<speaker>/<utterance>.mkv       few-shot protocols: each test speaker's adaptation clips
     transcripts.tsv                       id and transcript, for lip-reading metrics
-    manifest.csv                          one row per exported clip: id, split, speaker, files, transcript
+    manifest.csv                          one row per clip: id, split, speaker, files, transcript, dataset source
     export.json                           the protocol, the dataset root, counts, and the evaluate command
 
 Another split (``train``, ``val``, ``adapt``) goes to ``<split>/<speaker>/<utterance>.mkv``. The ``id``
 (``<speaker>/<utterance>``) is where the generated video goes below the folder ``talkbench evaluate --generated``
 reads, so that it pairs with its reference and counts for its speaker. A video that cannot be prepared is listed in
 ``failures.jsonl`` and by the command, never dropped silently; files already exported are kept, so an interrupted
-export resumes.
+export resumes. A method that works on whole frames can start from the row's ``source`` (the dataset's own file, and
+``source_audio`` where the audio comes from another file) instead: ``talkbench evaluate --protocol`` applies the
+protocol's crop to generated videos of another size.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from bench.media import Clip, write_clip
 if TYPE_CHECKING:
     from bench.protocols import Protocol
 
-MANIFEST_COLUMNS = ("id", "split", "speaker", "utterance_id", "clip", "identity", "audio", "transcript")
+MANIFEST_COLUMNS = ("id", "split", "speaker", "utterance_id", "clip", "identity", "audio", "transcript", "source", "source_audio")
 
 
 @dataclass
@@ -78,7 +80,8 @@ def _export_one(record: UtteranceRecord, protocol: Protocol, out: Path, split: s
     key = f"{record.speaker}/{record.utterance_id}"
     folder = "reference" if split == "test" else split
     row = {"id": key, "split": split, "speaker": record.speaker, "utterance_id": record.utterance_id,
-           "clip": f"{folder}/{key}.mkv", "identity": "", "audio": "", "transcript": record.transcript or ""}  # fmt: skip
+           "clip": f"{folder}/{key}.mkv", "identity": "", "audio": "", "transcript": record.transcript or "",
+           "source": str(record.video_path), "source_audio": str(record.audio_path or "")}  # fmt: skip
     if split == "test":
         row.update(identity=f"identity/{key}.png", audio=f"audio/{key}.wav")
     if not all((out / row[name]).is_file() for name in ("clip", "identity", "audio") if row[name]):

@@ -71,6 +71,7 @@ def test_export_gives_a_method_its_inputs_and_scores_its_videos(tmp_path, grid_l
         assert rate == 16000
         np.testing.assert_array_equal(audio, prepared.audio)
     assert (out / "transcripts.tsv").read_text().splitlines()[1] == "s2/s2_swwp2s\tset white with p two soon"
+    assert [Path(r["source"]).name for r in rows] == ["swwp2s.mpg", "lbax4n.mpg"] and rows[0]["source_audio"] == ""
 
     generated = tmp_path / "mine"  # a method run outside talkbench: the identity image still, over the driving audio
     for row in rows:

@@ -57,7 +57,7 @@ class ItemSpec:
 
         The driving audio is the generated video's own soundtrack, as syncnet_python reads the file it scores (a
         dubbed video named after its identity video keeps the audio its lips follow); the reference's when the
-        generated file has none.
+        generated file has none, or only digital silence (a placeholder track no method was driven by).
         """
         if self.generated is None:
             raise MediaError(f"{self.video}: no generated video for this utterance")
@@ -68,7 +68,8 @@ class ItemSpec:
         identity = _read_identity(self.identity) if self.identity else None
         if identity is None and reference is not None:
             identity = reference.frames[0]
-        audio_source = reference if generated.audio is None and reference is not None else generated
+        silent = generated.audio is None or not np.any(generated.audio)
+        audio_source = reference if silent and reference is not None and reference.audio is not None else generated
         return Item(
             generated, reference, identity=identity, audio=audio_source.audio, sample_rate=audio_source.sample_rate,
             transcript=self.transcript, video_id=self.video, speaker=self.speaker, dataset=self.dataset,

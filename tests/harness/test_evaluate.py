@@ -297,7 +297,8 @@ def test_two_specs_of_one_video_id_are_refused(toy_metrics, toy_dirs, tmp_path):
 
 def test_the_driving_audio_is_the_generated_videos_own_soundtrack(tmp_path):
     """As syncnet_python reads the file it scores: a video dubbed with other audio is scored against that audio, not
-    against the soundtrack of the reference it is named after; a generated file without audio takes the reference's."""
+    against the soundtrack of the reference it is named after; a generated file without audio, or with digital silence,
+    takes the reference's."""
     import numpy as np
     from harness_helpers import make_clip
 
@@ -314,6 +315,9 @@ def test_the_driving_audio_is_the_generated_videos_own_soundtrack(tmp_path):
     assert not np.allclose(dubbed.audio, identity_video.audio)
     silent = ItemSpec("u0", tmp_path / "silent.mkv", tmp_path / "ref.mkv").load(config)
     np.testing.assert_array_equal(silent.audio, identity_video.audio)
+    write_clip(tmp_path / "zeros.mkv", identity_video.with_audio(np.zeros_like(dubbing.audio)))  # a placeholder track
+    zeros = ItemSpec("u0", tmp_path / "zeros.mkv", tmp_path / "ref.mkv").load(config)
+    np.testing.assert_array_equal(zeros.audio, identity_video.audio)
     alone = ItemSpec("u0", tmp_path / "dubbed.mkv").load(config)
     np.testing.assert_array_equal(alone.audio, dubbing.audio)
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from tqdm import tqdm
 
 from bench.data.prepare import prepare_all, prepare_clip
 from bench.data.records import UtteranceRecord
@@ -67,10 +68,9 @@ def export_split(
     prepared = prepare_all([r for recs in records.values() for r in recs], protocol, workers, progress)
     failed = {row["utterance_id"] for row in prepared.failures}
     report = ExportReport(failures=prepared.failures)
-    for name, recs in records.items():
-        for record in recs:
-            if record.utterance_id not in failed:
-                report.rows.append(_export_one(record, protocol, out, name))
+    todo = [(name, record) for name, recs in records.items() for record in recs if record.utterance_id not in failed]
+    for name, record in tqdm(todo, desc=f"export {protocol.full_id}", unit="video", disable=not progress):
+        report.rows.append(_export_one(record, protocol, out, name))
     _write_tables(report, protocol, root, out)
     return report
 

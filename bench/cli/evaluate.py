@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--seed", type=int, default=0, help="seed of bootstraps and sampled statistics")
     p.add_argument("--out", required=True, type=Path, help="run directory to write")
+    p.add_argument("--label", help="the method's name in leaderboards (default: the --out folder's name)")
     p.add_argument("--workers", type=int, default=1, help="score videos in N processes (per-item metrics; default 1)")
     p.add_argument("--threads", type=int, help="in one process, decode and run the metrics in N threads "
                    "(default: the usable cores, at most 4; 1 with --workers or torchrun; with 1, FFmpeg, OpenCV and "
@@ -144,11 +145,12 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
     options = parse_metric_options(args.metric_options) if args.metric_options else None
     if args.protocol:
         overrides = {k: v for k, v in (("metrics", metric_list), ("metric_options", options)) if v}
-        config = EvalConfig.from_protocol(args.protocol, overrides, device=args.device, seed=args.seed)
+        config = EvalConfig.from_protocol(args.protocol, overrides, device=args.device, seed=args.seed, label=args.label)
         if config.overrides:
             print(f"protocol {args.protocol} with overrides {json.dumps(config.overrides)}: results are {config.protocol}")
     else:
-        config = EvalConfig(metrics=metric_list or [], device=args.device, seed=args.seed, metric_options=options or {})
+        config = EvalConfig(metrics=metric_list or [], device=args.device, seed=args.seed, metric_options=options or {},
+                            label=args.label)
     if not config.metrics:
         raise ValueError("no metrics: pass --metrics a,b or a --protocol that lists them")
     unused = [name for name in options or {} if name not in config.metrics]

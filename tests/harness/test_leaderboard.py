@@ -190,6 +190,19 @@ def test_two_runs_of_one_label_do_not_share_a_table(tmp_path, toy_metrics, capsy
     assert "label them apart" in capsys.readouterr().err
 
 
+def test_evaluate_label_names_the_row(tmp_path, toy_metrics, toy_dirs):
+    """``talkbench evaluate --label`` names a command-line run's row (the folder's name otherwise), so that two runs in
+    folders of one name can share a table."""
+    gen, ref = toy_dirs
+    for folder, label in (("a", "my method"), ("b", None)):
+        args = ["evaluate", "--generated", str(gen), "--reference", str(ref), "--metrics", "test-mad", "--no-progress",
+                "--threads", "1", "--out", str(tmp_path / folder / "run")]  # fmt: skip
+        assert main(args + (["--label", label] if label else [])) == 0
+    assert main(["leaderboard", str(tmp_path), "--protocol", "none", "--out", str(tmp_path / "board")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "board.csv")))
+    assert sorted(row["method"] for row in rows) == ["my method", "run"]
+
+
 def test_infinite_values_render_and_rank(tmp_path, toy_metrics):
     import math
 

@@ -141,8 +141,8 @@ class LipNetWER(Metric):
             raise MetricError(
                 f"{item.video_id}: {self.name} is defined on GRID protocols only (LipNet trained on GRID does not "
                 f"transfer to other data); this item's dataset is {item.dataset or 'not declared'!r}, allowed: "
-                f"{', '.join(self.allowed_datasets)} (option allowed_datasets; talkbench evaluate declares it with a "
-                f"GRID --protocol or --dataset grid)"
+                f"{', '.join(self.allowed_datasets)} (option allowed_datasets; declare GRID videos with a GRID --protocol "
+                f"or --dataset grid in talkbench evaluate, dataset='grid' in Item or pair_directories from Python)"
             )
         try:
             reference = normalize_transcript(item.transcript or "")

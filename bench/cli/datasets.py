@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,16 @@ def _prepare(args: argparse.Namespace) -> int:
     sizes = ", ".join(f"{name} {len(recs)}" for name, recs in splits.items())
     print(f"{protocol.full_id}: {len(records)} videos ({sizes}): {report.prepared} prepared, {report.cached} "
           f"already cached, {len(report.failures)} failed")  # fmt: skip
-    for row in report.failures[:10]:
+    return _failed(report.failures, report.failure_file)
+
+
+def _failed(failures: list[dict[str, Any]], record: Path | None) -> int:
+    """Print the first ten videos that could not be prepared and where all are listed; the command's exit status."""
+    for row in failures[:10]:
         print(f"  failed {row['utterance_id']}: {row['reason']}")
-    if report.failures:
-        print(f"failure record: {report.failure_file}")
-    return 1 if report.failures else 0
+    if failures:
+        print(f"failure record: {record}")
+    return 1 if failures else 0
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -74,19 +80,14 @@ def _export(args: argparse.Namespace) -> int:
 
     protocol = _protocol_for(args)
     report = export_split(protocol, _root(args), args.out, args.split, args.workers, not args.no_progress)
-    counts = ", ".join(f"{split} {sum(r['split'] == split for r in report.rows)}" for split in dict.fromkeys(
-        r["split"] for r in report.rows))  # fmt: skip
+    counts = ", ".join(f"{split} {n}" for split, n in Counter(row["split"] for row in report.rows).items())
     print(f"{protocol.full_id}: exported {len(report.rows)} clips ({counts or 'none'}) to {args.out}, "
           f"{len(report.failures)} could not be prepared")  # fmt: skip
-    for row in report.failures[:10]:
-        print(f"  failed {row['utterance_id']}: {row['reason']}")
-    if report.failures:
-        print(f"failure record: {args.out / 'failures.jsonl'}")
     if args.split == "test":
         print("for each test row of manifest.csv, write YOUR_VIDEOS/<id>.mp4 (any format FFmpeg reads) made from its "
               "identity image and audio, then:")
         print(f"  {evaluate_command(protocol, args.out, (args.out / 'transcripts.tsv').is_file())}")
-    return 1 if report.failures else 0
+    return _failed(report.failures, args.out / "failures.jsonl")
 
 
 def _protocol_for(args: argparse.Namespace) -> Any:

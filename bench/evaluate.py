@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,8 +93,8 @@ def pair_directories(
     Raises:
         FileNotFoundError: a directory is missing.
         ValueError: a directory holds no video, two files share an utterance id, no generated video has a
-            reference of its name (the two folders are laid out differently), or a generated video has no identity
-            image in ``identity``.
+            reference of its name (the two folders are laid out differently) or a transcript of its id, or a
+            generated video has no identity image in ``identity``.
     """
     gen = _files_by_id(Path(generated), VIDEO_SUFFIXES, "video")
     ref = _files_by_id(Path(reference), VIDEO_SUFFIXES, "video") if reference is not None else {}
@@ -102,6 +102,11 @@ def pair_directories(
         raise ValueError(
             f"no generated video has a reference of the same name: {generated} holds {_examples(gen)}, {reference} "
             f"holds {_examples(ref)}; videos pair by their path below each folder, without the extension"
+        )
+    if transcripts and not set(transcripts) & set(gen):  # e.g. keyed by utterance, videos in speaker folders
+        raise ValueError(
+            f"no transcript has the id of a generated video: the transcripts name {_examples(transcripts, 'transcripts')}, "
+            f"{generated} holds {_examples(gen)}; a video's id is its path below the folder, without the extension"
         )
     faces = _files_by_id(Path(identity), IDENTITY_SUFFIXES, "identity image") if identity is not None else {}
     lacking = {i: p for i, p in gen.items() if i not in faces}
@@ -117,8 +122,8 @@ def pair_directories(
     ]
 
 
-def _examples(files: Mapping[str, Path], kind: str = "videos") -> str:
-    """The first two ids of ``files`` for a message: ``'s1/bbaf2n', 's1/bbaf3s', ... (34 videos)``."""
+def _examples(files: Collection[str], kind: str = "videos") -> str:
+    """The first two of ``files`` (ids) for a message: ``'s1/bbaf2n', 's1/bbaf3s', ... (34 videos)``."""
     shown = ", ".join(repr(v) for v in sorted(files)[:2])
     return f"{shown}, ... ({len(files)} {kind})" if len(files) > 2 else shown
 

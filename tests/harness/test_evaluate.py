@@ -284,6 +284,16 @@ def test_folders_laid_out_differently_are_named_before_scoring(toy_dirs, tmp_pat
         pair_directories(gen, nested)
 
 
+def test_transcripts_that_name_no_video_are_refused(toy_dirs):
+    """Transcripts keyed by bare utterance ids beside videos in speaker folders pair with nothing: refused at once, as
+    every lip-reading score would otherwise fail on its own."""
+    gen, ref = toy_dirs
+    with pytest.raises(ValueError, match=r"no transcript has the id of a generated video: the transcripts name 's1/u0', "
+                                         r"'s1/u1', \.\.\. \(3 transcripts\), .* holds 'black', 'corrupt'"):  # fmt: skip
+        pair_directories(gen, ref, {"s1/u0": "bin blue", "s1/u1": "lay red", "s1/u2": "set white"})
+    assert pair_directories(gen, ref, {"u0": "bin blue", "elsewhere": "x"})[4].transcript == "bin blue"
+
+
 def test_two_specs_of_one_video_id_are_refused(toy_metrics, toy_dirs, tmp_path):
     """Rows and the journal are keyed by the id: a second spec of one id would pass as already done on resume."""
     from bench.evaluate import ItemSpec

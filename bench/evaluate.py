@@ -98,10 +98,11 @@ def pair_directories(
     """
     gen = _files_by_id(Path(generated), VIDEO_SUFFIXES, "video")
     ref = _files_by_id(Path(reference), VIDEO_SUFFIXES, "video") if reference is not None else {}
-    if ref and not set(gen) & set(ref):  # e.g. references in speaker folders, generated videos flat
+    if reference is not None and ref and not set(gen) & set(ref):  # e.g. references in speaker folders, generated flat
+        hint = f" (a talkbench data export: pass {Path(reference) / 'reference'})" if _is_export(reference) else ""
         raise ValueError(
             f"no generated video has a reference of the same name: {generated} holds {_examples(gen)}, {reference} "
-            f"holds {_examples(ref)}; videos pair by their path below each folder, without the extension"
+            f"holds {_examples(ref)}; videos pair by their path below each folder, without the extension{hint}"
         )
     if transcripts and not set(transcripts) & set(gen):  # e.g. keyed by utterance, videos in speaker folders
         raise ValueError(
@@ -120,6 +121,11 @@ def pair_directories(
     return [
         ItemSpec(i, gen.get(i), ref.get(i), faces.get(i), transcripts.get(i), _speaker(i), dataset) for i in ids
     ]
+
+
+def _is_export(folder: str | Path) -> bool:
+    """Whether ``folder`` is the root of a ``talkbench data export`` (its references are one level down)."""
+    return (Path(folder) / "export.json").is_file() and (Path(folder) / "reference").is_dir()
 
 
 def _examples(files: Collection[str], kind: str = "videos") -> str:

@@ -15,6 +15,7 @@ from skimage import io as skio
 from bench.cli import main
 from bench.data.prepare import prepare_clip
 from bench.data.splits import split_records
+from bench.evaluate import pair_directories
 from bench.media import Clip, read_clip, write_clip
 from bench.protocols import load_protocol
 
@@ -78,6 +79,8 @@ def test_export_gives_a_method_its_inputs_and_scores_its_videos(tmp_path, grid_l
         image, (audio, rate) = skio.imread(out / row["identity"]), soundfile.read(out / row["audio"], dtype="float32")
         frames = np.repeat(image[None], int(len(audio) / rate * 25), axis=0)
         write_clip(generated / f"{row['id']}.mp4", Clip(frames, 25.0, audio, rate), lossless=False)
+    with pytest.raises(ValueError, match=r"\(a talkbench data export: pass .*export/reference\)"):
+        pair_directories(generated, out)  # the export's root instead of its reference folder
     command = next(line.strip() for line in printed.splitlines() if line.strip().startswith("talkbench evaluate"))
     command = command.replace("YOUR_VIDEOS", str(generated)).replace("runs/YOUR_METHOD", str(tmp_path / "run"))
     assert main([*command.split()[1:], "--no-progress", "--metrics", "psnr"]) == 0

@@ -218,6 +218,7 @@ class Evaluator:
             if not score.ok:
                 reasons.append(f"{name}: {score.reason}")
         reasons += left_out
+        extras.update(converted_rates(item))
         return make_row(item.video_id, item.speaker, values, frames, extras, reasons, len(self.metrics))
 
     def update_sets(self, item: Item) -> list[str]:
@@ -250,6 +251,17 @@ def _create(name: str, device: str, options: Mapping[str, Any]) -> Metric:
         return metric_registry.create(name, device=device, **options)
     except TypeError as exc:  # the registry's "has no option(s) ..."
         raise ValueError(f"metric options of {name!r}: {exc}") from None
+
+
+def converted_rates(item: Item) -> dict[str, float]:
+    """``source_fps_generated`` / ``source_fps_reference``: a video's own frame rate where it was read at another.
+
+    Reading converts by timestamps (the nearest earlier frame), as syncnet_python re-encodes to 25 fps; the row
+    records that it happened, so a 30 fps method's table is not read as if its frames were its own.
+    """
+    clips = (("generated", item.generated), ("reference", item.reference))
+    rates = {side: clip.meta.get("source_fps") for side, clip in clips if clip is not None}
+    return {f"source_fps_{side}": float(fps) for side, fps in rates.items() if fps and abs(fps - item.generated.fps) > 1e-3}
 
 
 def make_row(

@@ -389,6 +389,31 @@ def test_acd_i_reads_the_identity_folder_on_real_clips(grid_dir, tmp_path):
     assert values["own"] < 0.3 and values["other"] > 0.8, values  # measured 0.200 and 0.937
 
 
+def test_a_video_read_at_another_frame_rate_is_recorded(tmp_path, capsys):
+    """A 30 fps generated video is read at the run's 25 fps by timestamps; its row and the command's summary say so,
+    and videos already at 25 fps add no column."""
+    import numpy as np
+    from harness_helpers import make_clip
+
+    from bench.media import Clip, write_clip
+
+    for name, fps in (("u0", 30.0), ("u1", 25.0)):
+        clip = make_clip(int(fps), frames=30)
+        write_clip(tmp_path / "ref" / f"{name}.mkv", clip)
+        write_clip(tmp_path / "gen" / f"{name}.mkv", Clip(np.ascontiguousarray(clip.frames), fps, clip.audio, 16000))
+    args = ["evaluate", "--generated", str(tmp_path / "gen"), "--reference", str(tmp_path / "ref"), "--metrics", "psnr",
+            "--no-progress", "--threads", "1", "--out"]  # fmt: skip
+    assert main([*args, str(tmp_path / "both")]) == 0
+    assert "generated videos read at 25 fps from 30 fps (converted by timestamps): 1; per video: column " \
+           "source_fps_generated" in capsys.readouterr().out  # fmt: skip
+    rows = pd.read_csv(tmp_path / "both" / "per_video.csv").set_index("video")
+    assert rows.loc["u0", "source_fps_generated"] == 30.0 and math.isnan(rows.loc["u1", "source_fps_generated"])
+    assert "source_fps_reference" not in rows.columns
+    (tmp_path / "gen" / "u0.mkv").unlink()
+    assert main([*args, str(tmp_path / "native"), "--reference", str(tmp_path / "gen")]) == 0
+    assert "source_fps" not in (tmp_path / "native" / "per_video.csv").read_text()
+
+
 def test_a_set_level_nan_is_recorded_as_a_failure(toy_metrics, monkeypatch):
     """The contract of per-item scores holds for set-level values too: NaN only on a failed score, with a reason."""
     import numpy as np

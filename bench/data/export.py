@@ -61,8 +61,11 @@ def export_split(
     Raises:
         ValueError: an unknown split, or ``adapt`` for a protocol that is not few-shot.
         FileNotFoundError: the dataset root or a listed file is missing.
+        NotADirectoryError: ``out`` is a file.
     """
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out}: a file; give the folder to export into")
     splits = [split, "adapt"] if split == "test" and protocol.few_shot else [split]
     records = {name: split_records(protocol, name, root) for name in splits}
     prepared = prepare_all([r for recs in records.values() for r in recs], protocol, workers, progress)

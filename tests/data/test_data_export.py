@@ -13,6 +13,7 @@ from data_helpers import write_protocol
 from skimage import io as skio
 
 from bench.cli import main
+from bench.data.export import export_split
 from bench.data.prepare import prepare_clip
 from bench.data.splits import split_records
 from bench.evaluate import pair_directories
@@ -122,3 +123,6 @@ def test_a_few_shot_export_brings_the_adaptation_clips(tmp_path, synth):
     assert not (tmp_path / "train" / "transcripts.tsv").exists() and (tmp_path / "train" / "train" / "s01").is_dir()
     with pytest.raises(SystemExit):
         main([*base, "--out", str(out), "--split", "bogus"])
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(NotADirectoryError, match="a-file: a file; give the folder to export into"):
+        export_split(load_protocol(protocol), synth.root, tmp_path / "a-file")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import metrics as metric_registry
-from bench.data.folder import VIDEO_SUFFIXES
+from bench.data.folder import VIDEO_SUFFIXES, visible_files
 from bench.distributed import World, barrier, gather_objects, reduce_set_metrics
 from bench.media import Clip, MediaError, read_clip
 from bench.results import RunStore, Status, VideoRow, journal_name
@@ -140,18 +140,17 @@ def _speaker(video: str) -> str:
 
 
 def _files_by_id(directory: Path, suffixes: Sequence[str], kind: str) -> dict[str, Path]:
-    """The files of ``directory`` with one of ``suffixes``, keyed by their path below it without the extension."""
+    """The files of ``directory`` with one of ``suffixes`` (hidden ones aside), keyed by their path without extension."""
     if directory.is_file():
         raise NotADirectoryError(f"{directory}: a file; give the folder of {kind}s (named <utterance id>.<ext>)")
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no such directory")
     found: dict[str, Path] = {}
-    for path in sorted(directory.rglob("*")):
-        if path.suffix.lower() in suffixes and path.is_file():
-            key = path.relative_to(directory).with_suffix("").as_posix()
-            if key in found:
-                raise ValueError(f"{directory}: two {kind}s for utterance {key!r}: {found[key].name} and {path.name}")
-            found[key] = path
+    for path in visible_files(directory, suffixes):
+        key = path.relative_to(directory).with_suffix("").as_posix()
+        if key in found:
+            raise ValueError(f"{directory}: two {kind}s for utterance {key!r}: {found[key].name} and {path.name}")
+        found[key] = path
     if not found:
         raise ValueError(f"{directory}: holds no {kind} ({', '.join(suffixes)})")
     return found

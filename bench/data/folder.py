@@ -12,6 +12,7 @@ below ``root`` (``speaker/clip.mp4``), else the ``speaker`` column of ``transcri
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
 
 from bench.data.datasets import Adapter
@@ -20,6 +21,15 @@ from bench.data.records import UtteranceRecord, safe_id, unique_ids
 DATASET = "folder"
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".mpg", ".mpeg", ".webm")  # also what `talkbench evaluate` pairs
 TRANSCRIPTS = "transcripts.tsv"
+
+
+def visible_files(root: Path, suffixes: Sequence[str]) -> list[Path]:
+    """The files below ``root`` with one of ``suffixes``, sorted, hidden ones aside (never a user's videos).
+
+    Hidden: a name or folder starting with a dot, such as macOS's ``._`` resource copies or notebook checkpoints.
+    """
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))  # fmt: skip
 
 
 def read_transcripts(path: Path) -> dict[str, dict[str, str]]:
@@ -57,8 +67,7 @@ def scan(root: str | Path) -> list[UtteranceRecord]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: video folder not found")
-    videos = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
-                    and not any(part.startswith(".") for part in p.relative_to(root).parts))  # fmt: skip
+    videos = visible_files(root, VIDEO_SUFFIXES)
     if not videos:
         raise FileNotFoundError(f"{root}: no videos ({', '.join(VIDEO_SUFFIXES)}) found under this folder")
     table = read_transcripts(root / TRANSCRIPTS) if (root / TRANSCRIPTS).is_file() else {}

@@ -294,6 +294,17 @@ def test_transcripts_that_name_no_video_are_refused(toy_dirs):
     assert pair_directories(gen, ref, {"u0": "bin blue", "elsewhere": "x"})[4].transcript == "bin blue"
 
 
+def test_hidden_files_are_not_videos(toy_dirs):
+    """A folder copied from a Mac holds a ``._`` resource copy beside every video: those and hidden folders are no
+    videos of the user's, and pair with nothing (they used to be rows failing as unreadable media)."""
+    gen, ref = toy_dirs
+    before = [s.video for s in pair_directories(gen, ref)]
+    (gen / "._u0.mkv").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (gen / ".ipynb_checkpoints").mkdir()
+    (gen / ".ipynb_checkpoints" / "u1.mkv").write_bytes((gen / "u1.mkv").read_bytes())
+    assert [s.video for s in pair_directories(gen, ref)] == before
+
+
 def test_two_specs_of_one_video_id_are_refused(toy_metrics, toy_dirs, tmp_path):
     """Rows and the journal are keyed by the id: a second spec of one id would pass as already done on resume."""
     from bench.evaluate import ItemSpec

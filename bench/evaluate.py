@@ -110,8 +110,8 @@ def pair_directories(
             f"{generated} holds {_examples(gen)}; a video's id is its path below the folder, without the extension"
         )
     faces = _files_by_id(Path(identity), IDENTITY_SUFFIXES, "identity image") if identity is not None else {}
-    lacking = {i: p for i, p in gen.items() if i not in faces}
-    if identity is not None and lacking:  # falling back to the reference's frame would mix two kinds of identity
+    lacking = {i: p for i, p in gen.items() if i not in faces} if identity is not None else {}
+    if lacking:  # falling back to the reference's frame would mix two kinds of identity
         raise ValueError(
             f"{len(lacking)} of {len(gen)} generated videos have no identity image of the same name in {identity}: "
             f"{_examples(lacking)}; {identity} holds {_examples(faces, 'images')}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +79,7 @@ def _export(args: argparse.Namespace) -> int:
 
     protocol = _protocol_for(args)
     report = export_split(protocol, _root(args), args.out, args.split, args.workers, not args.no_progress)
-    counts = ", ".join(f"{split} {n}" for split, n in Counter(row["split"] for row in report.rows).items())
+    counts = ", ".join(f"{split} {n}" for split, n in report.counts.items())
     print(f"{protocol.full_id}: exported {len(report.rows)} clips ({counts or 'none'}) to {args.out}, "
           f"{len(report.failures)} could not be prepared")  # fmt: skip
     if args.split == "test":

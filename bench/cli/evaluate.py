@@ -178,7 +178,11 @@ def _evaluate(args: argparse.Namespace, threads: int) -> int:
         print(f"  {name}: {_fmt(agg['mean'])} {interval} ({agg['videos']} of {counts['videos']} videos)")
     for name, res in summary["set_metrics"].items():
         print(f"  {name}: {_fmt(res['value'])} ({res['status']}{': ' + res['reason'] if res['reason'] else ''})")
-    _print_problems(args.out / "per_video.csv", config.fps)
+    table = args.out / "per_video.csv"
+    with open(table, newline="") as f:
+        rows = list(csv.DictReader(f))
+    _print_conversions(rows, config.fps)
+    _print_problems(rows, table)
     print(f"wrote {args.out}/per_video.csv and summary.json")
     return _nothing_scored(summary)
 
@@ -195,17 +199,19 @@ def _nothing_scored(summary: dict) -> int:
 SHOWN_PROBLEMS = 5  # videos whose failure or partial score is printed with its reason; the rest are counted
 
 
-def _print_problems(table: Path, fps: float) -> None:
-    """Print how many videos were read at ``fps`` from another rate, and why the first not fully scored ones were not."""
-    with open(table, newline="") as f:
-        rows = list(csv.DictReader(f))
-    problems = [row for row in rows if row["status"] != "ok"]
+def _print_conversions(rows: list[dict[str, str]], fps: float) -> None:
+    """Print how many generated and reference videos were read at ``fps`` from another frame rate."""
     for side in ("generated", "reference"):
         converted = [float(row[f"source_fps_{side}"]) for row in rows if row.get(f"source_fps_{side}")]
         if converted:
             rates = ", ".join(f"{rate:g}" for rate in sorted(set(converted)))
             print(f"{side} videos read at {fps:g} fps from {rates} fps (converted by timestamps): {len(converted)}; "
                   f"per video: column source_fps_{side}")  # fmt: skip
+
+
+def _print_problems(rows: list[dict[str, str]], table: Path) -> None:
+    """Print why the first failed or partly scored videos of the run's table were not fully scored."""
+    problems = [row for row in rows if row["status"] != "ok"]
     if problems:
         print("not fully scored:")
     for row in problems[:SHOWN_PROBLEMS]:

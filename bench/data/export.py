@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,11 @@ class ExportReport:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Clips written per split, in the order written."""
+        return dict(Counter(row["split"] for row in self.rows))
 
 
 def export_split(
@@ -130,12 +136,9 @@ def _write_tables(report: ExportReport, protocol: Protocol, root: str | Path | N
     if spoken:
         write_text_atomic(out / "transcripts.tsv", "utterance_id\ttranscript\n" + "".join(f"{i}\t{t}\n" for i, t in spoken))
     write_text_atomic(out / "failures.jsonl", "".join(json.dumps(row, sort_keys=True) + "\n" for row in report.failures))
-    counts: dict[str, int] = {}
-    for row in report.rows:
-        counts[row["split"]] = counts.get(row["split"], 0) + 1
     write_json_atomic(out / "export.json", {
         "protocol": protocol.full_id, "dataset": protocol.dataset, "root": str(root) if root else None,
-        "clips": counts, "failed": len(report.failures), "evaluate": evaluate_command(protocol, out, bool(spoken)),
+        "clips": report.counts, "failed": len(report.failures), "evaluate": evaluate_command(protocol, out, bool(spoken)),
     })  # fmt: skip
 
 
